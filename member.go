@@ -1,0 +1,110 @@
+package phlo
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// Member is a handle on one member of a multi-party call, named by the phone
+// number or SIP endpoint they joined with. Making it costs no I/O; it is
+// checked when a call is made.
+type Member struct {
+	call    MultiPartyCall
+	address string
+}
+
+// Member returns a handle on the call's member address, such as
+// "+14155550100" or "sip:alice@phone.plivo.com". The address is sent as one
+// path segment, escaped.
+func (m *MultiPartyCall) Member(address string) *Member {
+	return &Member{call: *m, address: address}
+}
+
+// Address returns the member's address.
+func (m *Member) Address() string { return m.address }
+
+// NodeID returns the ID of the multi-party call node.
+func (m *Member) NodeID() string { return m.call.id }
+
+// PhloID returns the ID of the PHLO.
+func (m *Member) PhloID() string { return m.call.phlo.id }
+
+// memberAction is one action on a member, with its body encoded once.
+type memberAction struct {
+	name string
+	body any
+	// repeatable actions leave the call in the same state when sent twice,
+	// so they may be retried after a 502, 503, 504 or transport error.
+	repeatable bool
+}
+
+func newMemberAction(name string, repeatable bool) memberAction {
+	body, _ := json.Marshal(struct {
+		Action string `json:"action"`
+	}{name})
+	return memberAction{name: name, body: json.RawMessage(body), repeatable: repeatable}
+}
+
+var (
+	actionHold          = newMemberAction("hold", true)
+	actionUnhold        = newMemberAction("unhold", true)
+	actionHangup        = newMemberAction("hangup", true)
+	actionAbortTransfer = newMemberAction("abort_transfer", true)
+	actionResumeCall    = newMemberAction("resume_call", false)
+	actionVoicemailDrop = newMemberAction("voicemail_drop", false)
+)
+
+// Hold puts the member on hold: they are muted and the others hear hold
+// music. It is one request.
+func (m *Member) Hold(ctx context.Context) (*ActionResponse, error) {
+	return m.act(ctx, &actionHold)
+}
+
+// Unhold takes the member off hold.
+func (m *Member) Unhold(ctx context.Context) (*ActionResponse, error) {
+	return m.act(ctx, &actionUnhold)
+}
+
+// Hangup disconnects the member from the call.
+func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
+	return m.act(ctx, &actionHangup)
+}
+
+// ResumeCall, after a warm transfer started by this member, brings them back
+// into the original call. It is never sent twice once it may have reached
+// the server.
+func (m *Member) ResumeCall(ctx context.Context) (*ActionResponse, error) {
+	return m.act(ctx, &actionResumeCall)
+}
+
+// VoicemailDrop drops the agent's prerecorded voicemail to the member, a
+// customer. It is never sent twice once it may have reached the server.
+func (m *Member) VoicemailDrop(ctx context.Context) (*ActionResponse, error) {
+	return m.act(ctx, &actionVoicemailDrop)
+}
+
+// AbortTransfer cancels the transfer this member started.
+func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {
+	return m.act(ctx, &actionAbortTransfer)
+}
+
+func (m *Member) act(ctx context.Context, a *memberAction) (*ActionResponse, error) {
+	if err := m.call.check(); err != nil {
+		return nil, err
+	}
+	if err := checkSegment("address", m.address); err != nil {
+		return nil, err
+	}
+	r := Request{
+		Method:     http.MethodPost,
+		Path:       []string{"phlo", m.call.phlo.id, "multi_party_call", m.call.id, "members", m.address},
+		Body:       a.body,
+		Idempotent: a.repeatable,
+	}
+	var resp ActionResponse
+	if err := m.call.phlo.client.do(ctx, &r, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

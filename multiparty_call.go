@@ -1,0 +1,172 @@
+package phlo
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// MultiPartyCall is a handle on a multi-party call node of a PHLO. Making it
+// costs no I/O; it is checked when a call is made.
+type MultiPartyCall struct {
+	phlo Phlo
+	id   string
+}
+
+// MultiPartyCall returns a handle on the PHLO's multi-party call node nodeID.
+func (p *Phlo) MultiPartyCall(nodeID string) *MultiPartyCall {
+	return &MultiPartyCall{phlo: *p, id: nodeID}
+}
+
+// ID returns the node's ID.
+func (m *MultiPartyCall) ID() string { return m.id }
+
+// PhloID returns the ID of the PHLO the node belongs to.
+func (m *MultiPartyCall) PhloID() string { return m.phlo.id }
+
+// Role is a member's role in a multi-party call.
+type Role string
+
+// The roles the runner knows.
+const (
+	RoleAgent      Role = "agent"
+	RoleCustomer   Role = "customer"
+	RoleSupervisor Role = "supervisor"
+)
+
+// CallParams are the parameters of Call, WarmTransfer and ColdTransfer.
+type CallParams struct {
+	// TriggerSource is the phone number or SIP endpoint of the member,
+	// usually an agent, who triggers the action. Required.
+	TriggerSource string
+	// To is the phone number or SIP endpoint to dial. Required.
+	To string
+	// Role is the role of the member dialled; empty sends RoleAgent.
+	Role Role
+}
+
+// callAction is the body of a call action; its field order is the wire's.
+type callAction struct {
+	Action        string `json:"action"`
+	TriggerSource string `json:"trigger_source"`
+	To            string `json:"to"`
+	Role          Role   `json:"role"`
+}
+
+// NodeInfo describes a multi-party call node.
+type NodeInfo struct {
+	APIID     string    `json:"api_id"`
+	NodeID    string    `json:"node_id"`
+	PhloID    string    `json:"phlo_id"`
+	Name      string    `json:"name"`
+	NodeType  string    `json:"node_type"`
+	CreatedOn time.Time `json:"created_on"`
+}
+
+// UnmarshalJSON reads created_on in the API's own format.
+func (i *NodeInfo) UnmarshalJSON(data []byte) error {
+	type plain NodeInfo
+	var v struct {
+		*plain
+		CreatedOn apiTime `json:"created_on"`
+	}
+	v.plain = (*plain)(i)
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	i.CreatedOn = time.Time(v.CreatedOn)
+	return nil
+}
+
+// ActionResponse is the reply to an action on a call or a member. A reply
+// whose error field is not empty comes back as an *APIError instead.
+type ActionResponse struct {
+	APIID string `json:"api_id"`
+	Error string `json:"error"`
+}
+
+func (r *ActionResponse) envelope() (string, string) { return r.APIID, r.Error }
+
+// Get fetches the node's details.
+func (m *MultiPartyCall) Get(ctx context.Context) (*NodeInfo, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	var info NodeInfo
+	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodGet, Path: m.path()}, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// Call dials p.To and adds them to the call with p.Role.
+//
+// Call is never sent twice once it may have reached the server, since a
+// second send could dial a second call.
+func (m *MultiPartyCall) Call(ctx context.Context, p CallParams) (*ActionResponse, error) {
+	return m.act(ctx, "call", p)
+}
+
+// WarmTransfer transfers the call from p.TriggerSource to p.To: the two talk
+// privately before the held member joins them. ResumeCall and AbortTransfer
+// on the initiating member's handle complete or cancel it.
+//
+// It is never sent twice once it may have reached the server.
+func (m *MultiPartyCall) WarmTransfer(ctx context.Context, p CallParams) (*ActionResponse, error) {
+	return m.act(ctx, "warm_transfer", p)
+}
+
+// ColdTransfer connects the member to p.To, and p.TriggerSource drops out.
+//
+// It is never sent twice once it may have reached the server.
+func (m *MultiPartyCall) ColdTransfer(ctx context.Context, p CallParams) (*ActionResponse, error) {
+	return m.act(ctx, "cold_transfer", p)
+}
+
+func (m *MultiPartyCall) act(ctx context.Context, action string, p CallParams) (*ActionResponse, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if err := checkEndpoint("TriggerSource", p.TriggerSource); err != nil {
+		return nil, err
+	}
+	if err := checkEndpoint("To", p.To); err != nil {
+		return nil, err
+	}
+	role := p.Role
+	switch role {
+	case "":
+		role = RoleAgent
+	case RoleAgent, RoleCustomer, RoleSupervisor:
+	default:
+		if err := checkText("Role", string(role)); err != nil {
+			return nil, err
+		}
+	}
+	body := callAction{Action: action, TriggerSource: p.TriggerSource, To: p.To, Role: role}
+	var resp ActionResponse
+	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodPost, Path: m.path(), Body: body}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// checkEndpoint checks a phone number or SIP endpoint sent in a body.
+func checkEndpoint(name, s string) error {
+	if s == "" {
+		return invalidArgument(name, "must not be empty")
+	}
+	return checkText(name, s)
+}
+
+func (m *MultiPartyCall) check() error {
+	if err := checkSegment("phloID", m.phlo.id); err != nil {
+		return err
+	}
+	return checkSegment("nodeID", m.id)
+}
+
+func (m *MultiPartyCall) path() []string {
+	return []string{"phlo", m.phlo.id, "multi_party_call", m.id}
+}

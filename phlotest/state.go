@@ -1,0 +1,171 @@
+package phlotest
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/phlogo/phlo"
+)
+
+type phloState struct {
+	name      string
+	createdOn time.Time
+	nodes     map[string]*nodeState
+}
+
+type nodeState struct {
+	name      string
+	createdOn time.Time
+	members   []*MemberState // in the order they joined
+}
+
+type runState struct {
+	phloID  string
+	runID   string
+	payload json.RawMessage
+}
+
+// MemberState is a member of a multi-party call as the server sees it.
+type MemberState struct {
+	// Address is the member's phone number or SIP endpoint.
+	Address string
+	// Role is the member's role in the call.
+	Role phlo.Role
+	// OnHold says the member is on hold.
+	OnHold bool
+	// TransferringTo is the address this member is warm-transferring the
+	// call to, until resume_call or abort_transfer; empty otherwise.
+	TransferringTo string
+}
+
+// AddPhlo adds a PHLO named name, or renames it if it exists.
+func (s *Server) AddPhlo(phloID, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.phlo(phloID).name = name
+}
+
+// AddNode adds a multi-party call node named name to a PHLO, creating the
+// PHLO if absent, or renames the node if it exists.
+func (s *Server) AddNode(phloID, nodeID, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.node(phloID, nodeID).name = name
+}
+
+// AddMember puts a member into a multi-party call, creating the PHLO and the
+// node if absent. An empty role is RoleAgent. A member already in the call
+// takes the new role and comes off hold.
+func (s *Server) AddMember(phloID, nodeID, address string, role phlo.Role) {
+	if role == "" {
+		role = phlo.RoleAgent
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.node(phloID, nodeID)
+	if m := n.member(address); m != nil {
+		m.Role, m.OnHold = role, false
+		return
+	}
+	n.members = append(n.members, &MemberState{Address: address, Role: role})
+}
+
+// Member returns a member's state; false if the call has no such member,
+// because they never joined or have left.
+func (s *Server) Member(phloID, nodeID, address string) (MemberState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.lookupNode(phloID, nodeID)
+	if n == nil {
+		return MemberState{}, false
+	}
+	m := n.member(address)
+	if m == nil {
+		return MemberState{}, false
+	}
+	return *m, true
+}
+
+// Members returns the members of a call in the order they joined.
+func (s *Server) Members(phloID, nodeID string) []MemberState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.lookupNode(phloID, nodeID)
+	if n == nil {
+		return nil
+	}
+	out := make([]MemberState, len(n.members))
+	for i, m := range n.members {
+		out[i] = *m
+	}
+	return out
+}
+
+// Run is a PHLO run the server started.
+type Run struct {
+	PhloID, RunID string
+	// Payload is the body the run was started with.
+	Payload json.RawMessage
+}
+
+// Runs returns the runs started for a PHLO, in order.
+func (s *Server) Runs(phloID string) []Run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Run
+	for _, id := range s.runOrder {
+		if r := s.runs[id]; r.phloID == phloID {
+			out = append(out, Run{PhloID: r.phloID, RunID: r.runID, Payload: slices.Clone(r.payload)})
+		}
+	}
+	return out
+}
+
+// phlo returns the PHLO, creating it. The caller holds mu.
+func (s *Server) phlo(phloID string) *phloState {
+	p := s.phlos[phloID]
+	if p == nil {
+		p = &phloState{name: "PHLO " + phloID, createdOn: s.now(), nodes: make(map[string]*nodeState)}
+		s.phlos[phloID] = p
+	}
+	return p
+}
+
+// node returns the node, creating it and its PHLO. The caller holds mu.
+func (s *Server) node(phloID, nodeID string) *nodeState {
+	p := s.phlo(phloID)
+	n := p.nodes[nodeID]
+	if n == nil {
+		n = &nodeState{name: "Multi-Party Call " + nodeID, createdOn: s.now()}
+		p.nodes[nodeID] = n
+	}
+	return n
+}
+
+// lookupNode returns the node or nil. The caller holds mu.
+func (s *Server) lookupNode(phloID, nodeID string) *nodeState {
+	p := s.phlos[phloID]
+	if p == nil {
+		return nil
+	}
+	return p.nodes[nodeID]
+}
+
+func (n *nodeState) member(address string) *MemberState {
+	for _, m := range n.members {
+		if m.Address == address {
+			return m
+		}
+	}
+	return nil
+}
+
+func (n *nodeState) remove(address string) {
+	n.members = slices.DeleteFunc(n.members, func(m *MemberState) bool { return m.Address == address })
+	for _, m := range n.members {
+		if m.TransferringTo == address {
+			m.TransferringTo = ""
+		}
+	}
+}
