@@ -65,7 +65,9 @@ var sdkAgent = "phlo-go/" + Version + " (" + runtime.Version() + "; " + runtime.
 // Printing a RestClient with any fmt verb or through slog never shows its
 // credentials.
 type RestClient struct {
-	authID  string
+	// creds is behind a pointer so that even fmt's reflection, which
+	// prints a struct's unexported fields, shows only an address.
+	creds   *credentials
 	headers requestHeaders
 	base    string // scheme://host[/prefix]/v1, no trailing slash
 	http    *http.Client
@@ -74,10 +76,17 @@ type RestClient struct {
 	logger  *slog.Logger
 }
 
+type credentials struct {
+	authID string
+	// basicAuth is the Authorization header value, shared read-only by
+	// every request.
+	basicAuth []string
+}
+
 // requestHeaders are built once per client and shared, read-only, by every
 // request: the transport only reads them.
 type requestHeaders struct {
-	auth, userAgent, json []string
+	userAgent, json []string
 }
 
 // Option configures a RestClient. Options that are given bad values make
@@ -205,9 +214,8 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte(authID + ":" + authToken))
 	return &RestClient{
-		authID: authID,
+		creds: &credentials{authID: authID, basicAuth: []string{"Basic " + basic}},
 		headers: requestHeaders{
-			auth:      []string{"Basic " + basic},
 			userAgent: []string{agent},
 			json:      []string{"application/json"},
 		},
@@ -278,7 +286,7 @@ func (c *RestClient) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // AuthID returns the auth ID the client authenticates with. The auth token
 // cannot be read back.
-func (c *RestClient) AuthID() string { return c.authID }
+func (c *RestClient) AuthID() string { return c.creds.authID }
 
 // BaseURL returns the address requests are sent to, with "/v1" appended.
 func (c *RestClient) BaseURL() string { return c.base }
@@ -356,6 +364,9 @@ func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 	}
 	repeatable := r.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead
 	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("phlo: %s %s: %w", r.Method, c.displayPath(r.Path), err)
+		}
 		start := time.Now()
 		res := c.send(ctx, r.Method, target, body, out)
 		if c.logger != nil {
@@ -413,7 +424,7 @@ func (c *RestClient) displayPath(path []string) string {
 	b.WriteString("/v1")
 	for _, seg := range path {
 		b.WriteByte('/')
-		if seg == c.authID {
+		if seg == c.creds.authID {
 			b.WriteString("{auth_id}")
 		} else {
 			b.WriteString(url.PathEscape(seg))
@@ -460,7 +471,7 @@ func (c *RestClient) send(ctx context.Context, method, target string, body []byt
 	if err != nil {
 		return outcome{err: invalidArgument("Request", "cannot be built: %v", err), unsent: true}
 	}
-	req.Header["Authorization"] = c.headers.auth
+	req.Header["Authorization"] = c.creds.basicAuth
 	req.Header["User-Agent"] = c.headers.userAgent
 	req.Header["Accept"] = c.headers.json
 	if body != nil {
@@ -551,13 +562,11 @@ func newAPIError(status int, data []byte) *APIError {
 	var bare bareEnvelope
 	if json.Unmarshal(data, &bare) == nil {
 		e.APIID, e.Message = bare.APIID, bare.Error
+	} else {
+		e.Message = sampleBody(data)
 	}
 	if e.Message == "" {
-		if s := sampleBody(data); s != "" && s != "{}" {
-			e.Message = s
-		} else {
-			e.Message = http.StatusText(status)
-		}
+		e.Message = http.StatusText(status)
 	}
 	return e
 }

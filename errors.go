@@ -194,6 +194,9 @@ func checkRunes(name, s string) error {
 // message.
 func sampleBody(body []byte) string {
 	s := strings.ToValidUTF8(string(body), "\uFFFD")
+	if strings.HasPrefix(strings.TrimSpace(s), "<") {
+		s = stripTags(s)
+	}
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}), " ")
@@ -202,4 +205,23 @@ func sampleBody(body []byte) string {
 		s = string(r[:maxBodySample]) + "…"
 	}
 	return s
+}
+
+// stripTags keeps the text of an HTML page, such as a proxy's error page,
+// so that the sample says "502 Bad Gateway" rather than quoting markup.
+func stripTags(s string) string {
+	var b strings.Builder
+	inTag := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			inTag = true
+			b.WriteByte(' ')
+		case r == '>':
+			inTag = false
+		case !inTag:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

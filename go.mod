@@ -2,4 +2,11 @@ module github.com/phlogo/phlo
 
 go 1.26.8
 
-require github.com/google/go-querystring v1.2.0
+require (
+	github.com/google/go-querystring v1.2.0
+	github.com/jarcoal/httpmock v1.4.2
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
