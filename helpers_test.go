@@ -2,7 +2,9 @@ package phlo_test
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -131,3 +133,25 @@ func noSecrets(t *testing.T, s string) {
 	require.NotContains(t, s, testAuthID)
 	require.False(t, bytes.Contains([]byte(s), []byte(testBasic[6:])), "basic auth value leaked")
 }
+
+// newCountingLogger counts the records the client logs: one per attempt.
+func newCountingLogger(mu *sync.Mutex, n *int) phlo.Option {
+	return phlo.WithLogger(slog.New(countHandler{mu, n}))
+}
+
+type countHandler struct {
+	mu *sync.Mutex
+	n  *int
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h countHandler) Handle(context.Context, slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.n++
+	return nil
+}
+
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
