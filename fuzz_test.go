@@ -1,0 +1,112 @@
+package phlo_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jarcoal/httpmock"
+
+	"github.com/phlogo/phlo"
+)
+
+// FuzzDecodeResponse: any status and any body give a typed result or an
+// error, never a panic, and a failed status is always an *APIError.
+func FuzzDecodeResponse(f *testing.F) {
+	f.Add(201, []byte(`{"api_id":"a","error":""}`))
+	f.Add(200, []byte(`{"api_id":"a","phlo_id":"p","name":"n","created_on":"2020-08-01 09:05:11.846982+00:00"}`))
+	f.Add(500, []byte(``))
+	f.Add(404, []byte(`{}`))
+	f.Add(502, []byte(`<html><title>502</title></html>`))
+	f.Add(201, []byte(`{"api_id":`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		if status < 100 || status > 999 {
+			status = 100 + (status%900+900)%900
+		}
+		if status == 101 { // a protocol switch has no body to decode
+			return
+		}
+		rec := &recorder{reply: func(int, *http.Request) (*http.Response, error) {
+			return httpmock.NewBytesResponse(status, body), nil
+		}}
+		c := mockClientFunc(t, rec)
+		member := c.Phlo("p").MultiPartyCall("n").Member("+1")
+		resp, err := member.Hold(context.Background())
+		check(t, status, resp == nil, err)
+		if err == nil && resp.Error != "" {
+			t.Fatalf("success with an error field %q", resp.Error)
+		}
+		info, err := c.Phlo("p").Get(context.Background())
+		check(t, status, info == nil, err)
+		run, err := c.Phlo("p").GetRun(context.Background(), "r")
+		check(t, status, run == nil, err)
+		var out any
+		err = c.Do(context.Background(), phlo.Request{Method: "GET", Path: []string{"phlo"}}, &out)
+		check(t, status, err != nil, err)
+	})
+}
+
+func check(t *testing.T, status int, nilResult bool, err error) {
+	t.Helper()
+	ok := status >= 200 && status <= 299
+	if err == nil {
+		if !ok {
+			t.Fatalf("status %d gave no error", status)
+		}
+		if nilResult {
+			t.Fatal("no error and no result")
+		}
+		return
+	}
+	if !nilResult {
+		t.Fatalf("an error (%v) and a result", err)
+	}
+	var apiErr *phlo.APIError
+	if !ok {
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != status {
+			t.Fatalf("status %d gave %v, not an *APIError", status, err)
+		}
+		return
+	}
+	if !errors.As(err, &apiErr) && !errors.Is(err, phlo.ErrInvalidResponse) {
+		t.Fatalf("status %d gave an untyped error %v", status, err)
+	}
+}
+
+// FuzzAddress: an address is either refused before any I/O or sent as
+// exactly one path segment that decodes back to itself.
+func FuzzAddress(f *testing.F) {
+	for _, s := range []string{"+14155551234", "sip:alice@phone.plivo.com", "a/b", "..", ".", "", "%2F", "a?b#c", "sp ace", "\x00", "é/è", "../../admin"} {
+		f.Add(s)
+	}
+	const prefix = "/v1/phlo/p/multi_party_call/n/members/"
+	f.Fuzz(func(t *testing.T, address string) {
+		c, rec := mockClient(t, http.StatusCreated, `{"api_id":"x","error":""}`)
+		_, err := c.Phlo("p").MultiPartyCall("n").Member(address).Hold(context.Background())
+		sent := rec.all()
+		if err != nil {
+			if !errors.Is(err, phlo.ErrInvalidArgument) {
+				t.Fatalf("%q: unexpected error %v", address, err)
+			}
+			if len(sent) != 0 {
+				t.Fatalf("%q was refused but sent", address)
+			}
+			return
+		}
+		if len(sent) != 1 {
+			t.Fatalf("%q: %d requests", address, len(sent))
+		}
+		path := sent[0].Path
+		seg, found := strings.CutPrefix(path, prefix)
+		if !found || strings.Contains(seg, "/") || sent[0].Query != "" {
+			t.Fatalf("%q became %q?%s: not one segment", address, path, sent[0].Query)
+		}
+		back, uerr := url.PathUnescape(seg)
+		if uerr != nil || back != address {
+			t.Fatalf("%q became segment %q, which decodes to %q (%v)", address, seg, back, uerr)
+		}
+	})
+}
