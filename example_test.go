@@ -1,0 +1,137 @@
+package phlo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/phlotest"
+)
+
+// Holding a member is one request, from the IDs alone.
+func ExampleMember_Hold() {
+	runner := phlotest.NewServer() // stands in for the PHLO runner
+	defer runner.Close()
+	runner.AddMember("support-phlo", "mpc-1", "+14155550100", phlo.RoleCustomer)
+
+	client, err := phlo.NewRestClient(runner.AuthID, runner.AuthToken, phlo.WithBaseURL(runner.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.CloseIdleConnections()
+
+	member := client.Phlo("support-phlo").MultiPartyCall("mpc-1").Member("+14155550100")
+	if _, err := member.Hold(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	state, _ := runner.Member("support-phlo", "mpc-1", "+14155550100")
+	fmt.Println("on hold:", state.OnHold, "requests:", len(runner.Requests()))
+	// Output: on hold: true requests: 1
+}
+
+func ExampleMultiPartyCall_WarmTransfer() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddMember("support-phlo", "mpc-1", "sip:alice@phone.plivo.com", phlo.RoleAgent)
+	runner.AddMember("support-phlo", "mpc-1", "+14155550100", phlo.RoleCustomer)
+	call := runner.Client().Phlo("support-phlo").MultiPartyCall("mpc-1")
+	ctx := context.Background()
+
+	_, err := call.WarmTransfer(ctx, phlo.CallParams{
+		TriggerSource: "sip:alice@phone.plivo.com",
+		To:            "sip:bob@phone.plivo.com",
+		Role:          phlo.RoleAgent,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	alice, _ := runner.Member("support-phlo", "mpc-1", "sip:alice@phone.plivo.com")
+	fmt.Println("alice transferring to:", alice.TransferringTo)
+
+	if _, err := call.Member("sip:alice@phone.plivo.com").ResumeCall(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range runner.Members("support-phlo", "mpc-1") {
+		fmt.Println(m.Address, m.Role)
+	}
+	// Output:
+	// alice transferring to: sip:bob@phone.plivo.com
+	// sip:alice@phone.plivo.com agent
+	// +14155550100 customer
+	// sip:bob@phone.plivo.com agent
+}
+
+func ExamplePhlo_Run() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddPhlo("outbound-phlo", "Outbound campaign")
+	p := runner.Client().Phlo("outbound-phlo")
+
+	res, err := p.Run(context.Background(), map[string]any{"from": "+14155550100", "to": "+14155550111"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Message)
+	fmt.Println("payload:", string(runner.Runs("outbound-phlo")[0].Payload))
+	// Output:
+	// PHLO run initiated.
+	// payload: {"from":"+14155550100","to":"+14155550111"}
+}
+
+// Failures are inspected with errors.Is for their class and errors.As for
+// the details.
+func ExampleAPIError() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddNode("support-phlo", "mpc-1", "Support call")
+	member := runner.Client().Phlo("support-phlo").MultiPartyCall("mpc-1").Member("+14155550199")
+
+	_, err := member.Hangup(context.Background())
+	if errors.Is(err, phlo.ErrNotFound) {
+		fmt.Println("no such member")
+	}
+	var apiErr *phlo.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.StatusCode, apiErr.Message)
+	}
+	// Output:
+	// no such member
+	// 404 member not found.
+}
+
+// Bad input is refused before anything is sent.
+func ExampleArgumentError() {
+	client, _ := phlo.NewRestClient("MAXXXXXXXXXXXXXXXXXX", "token")
+	_, err := client.Phlo("support-phlo").MultiPartyCall("mpc-1").Member("..").Hold(context.Background())
+	var argErr *phlo.ArgumentError
+	if errors.As(err, &argErr) {
+		fmt.Println(argErr.Name, argErr.Reason, errors.Is(err, phlo.ErrInvalidArgument))
+	}
+	// Output: address must not be ".." true
+}
+
+// Do reaches an endpoint the SDK does not wrap, through the same request
+// path as every action.
+func ExampleRestClient_Do() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddPhlo("support-phlo", "Support")
+	client := runner.Client()
+
+	var out struct {
+		Name string `json:"name"`
+	}
+	err := client.Do(context.Background(), phlo.Request{Method: "GET", Path: []string{"phlo", "support-phlo"}}, &out)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out.Name, runner.Requests()[0].Path)
+	// Output: Support /v1/phlo/support-phlo
+}
