@@ -5,7 +5,9 @@ package demo
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/phlogo/phlo"
@@ -54,9 +56,7 @@ func Connect(node bool, need map[string]string, seed func(s *Setup, vars map[str
 	if node {
 		names = append(names, "PHLO_NODE_ID")
 	}
-	for k := range need {
-		names = append(names, k)
-	}
+	names = append(names, slices.Sorted(maps.Keys(need))...)
 	var missing []string
 	for _, name := range names {
 		v := os.Getenv(name)

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// serve runs "phlo serve" in the background and returns the environment
+// that points the other commands at it.
+func serve(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &out, &errOut, func(string) string { return "" })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		assert.Equal(t, 0, <-done)
+	})
+	env := map[string]string{}
+	re := regexp.MustCompile(`export (\w+)=(\S+)`)
+	for len(env) < 3 {
+		for _, m := range re.FindAllStringSubmatch(out.String(), -1) {
+			env[m[1]] = m[2]
+		}
+		require.Empty(t, errOut.String())
+		time.Sleep(time.Millisecond)
+	}
+	return env
+}
+
+func phloCmd(env map[string]string, args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut, func(k string) string { return env[k] })
+	return code, out.String(), errOut.String()
+}
+
+func TestServeAndDriveACall(t *testing.T) {
+	env := serve(t, "--member", "p1/n1/sip:alice@phone.plivo.com/agent", "--member", "p1/n1/+14155550100/customer")
+	assert.Regexp(t, `^MA[A-Z0-9]{18}$`, env["PLIVO_AUTH_ID"])
+
+	code, out, errOut := phloCmd(env, "member", "hold", "--phlo", "p1", "--node", "n1", "+14155550100")
+	require.Equal(t, 0, code, errOut)
+	var resp map[string]string
+	require.NoError(t, json.Unmarshal([]byte(out), &resp))
+	assert.NotEmpty(t, resp["api_id"])
+
+	// Flags may follow the address.
+	code, _, errOut = phloCmd(env, "member", "unhold", "+14155550100", "--phlo", "p1", "--node", "n1")
+	require.Equal(t, 0, code, errOut)
+
+	code, out, errOut = phloCmd(env, "warm-transfer", "--phlo", "p1", "--node", "n1", "--trigger-source", "sip:alice@phone.plivo.com", "--to", "sip:bob@phone.plivo.com")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"api_id"`)
+
+	code, _, errOut = phloCmd(env, "member", "resume-call", "--phlo", "p1", "--node", "n1", "sip:alice@phone.plivo.com")
+	require.Equal(t, 0, code, errOut)
+
+	code, _, errOut = phloCmd(env, "call", "--phlo", "p1", "--node", "n1", "--trigger-source", "sip:alice@phone.plivo.com", "--to", "+14155550111", "--role", "customer")
+	require.Equal(t, 0, code, errOut)
+
+	code, _, errOut = phloCmd(env, "cold-transfer", "--phlo", "p1", "--node", "n1", "--trigger-source", "sip:alice@phone.plivo.com", "--to", "+14155550122")
+	require.Equal(t, 0, code, errOut)
+
+	for _, action := range []string{"voicemail-drop", "hangup"} {
+		addr := map[string]string{"voicemail-drop": "+14155550111", "hangup": "+14155550100"}[action]
+		code, _, errOut = phloCmd(env, "member", action, "--phlo", "p1", "--node", "n1", addr)
+		require.Equal(t, 0, code, errOut)
+	}
+
+	code, _, errOut = phloCmd(env, "member", "hangup", "--phlo", "p1", "--node", "n1", "+14155550100")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "phlo: POST /v1/phlo/p1/multi_party_call/n1/members/+14155550100: 404 Not Found: member not found.", strings.TrimSpace(errOut[:strings.Index(errOut, " (api_id")]))
+	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line")
+
+	code, _, errOut = phloCmd(env, "member", "abort-transfer", "--phlo", "p1", "--node", "n1", "sip:alice@phone.plivo.com")
+	assert.Equal(t, 1, code, "alice left with the cold transfer")
+	assert.Contains(t, errOut, "404")
+
+	code, out, errOut = phloCmd(env, "get", "node", "--phlo", "p1", "--node", "n1")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"node_type": "multi_party_call"`)
+
+	code, out, errOut = phloCmd(env, "get", "phlo", "--phlo", "p1")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"phlo_id": "p1"`)
+}
+
+func TestRunAndRunGet(t *testing.T) {
+	env := serve(t, "--member", "p1/n1/+1")
+	code, out, errOut := phloCmd(env, "run", "--phlo", "p1", "from=+14155550100", "to=+14155550111")
+	require.Equal(t, 0, code, errOut)
+	var res struct {
+		PhloRunID string `json:"phlo_run_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.NotEmpty(t, res.PhloRunID)
+
+	code, out, errOut = phloCmd(env, "run", "get", "--phlo", "p1", res.PhloRunID)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"run_id": "`+res.PhloRunID+`"`)
+	assert.Contains(t, out, `"call_uuids": []`)
+}
+
+func TestUsageErrors(t *testing.T) {
+	env := map[string]string{"PLIVO_AUTH_ID": "MAXX", "PLIVO_AUTH_TOKEN": "tok", "PHLO_BASE_URL": "http://127.0.0.1:1"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "Usage:"},
+		{"unknown command", []string{"dance"}, `unknown command "dance"`},
+		{"unknown member action", []string{"member", "mute"}, `unknown member action "mute"`},
+		{"no address", []string{"member", "hold", "--phlo", "p", "--node", "n"}, "wrong number of arguments"},
+		{"no phlo", []string{"member", "hold", "--node", "n", "+1"}, "--phlo is required"},
+		{"no node", []string{"get", "node", "--phlo", "p"}, "--node is required"},
+		{"bad flag", []string{"call", "--nope"}, "flag provided but not defined"},
+		{"bad payload", []string{"run", "--phlo", "p", "novalue"}, `"novalue" is not key=value`},
+		{"bad member seed", []string{"serve", "--member", "p1"}, "is not PHLO/NODE/ADDRESS"},
+		{"get what", []string{"get", "call"}, "get needs phlo or node"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := phloCmd(env, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, tc.want)
+		})
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"serve", "--help"}, {"member", "--help"}, {"member", "hold", "--help"}, {"call", "-h"},
+		{"warm-transfer", "--help"}, {"cold-transfer", "--help"}, {"run", "--help"}, {"run", "get", "--help"},
+		{"get", "phlo", "--help"}, {"get", "node", "--help"},
+	} {
+		code, out, errOut := phloCmd(nil, args...)
+		assert.Equal(t, 0, code, "%v", args)
+		assert.Contains(t, out+errOut, "Usage", "%v", args)
+	}
+}
+
+func TestFailuresAreOneLineAndSecretFree(t *testing.T) {
+	env := map[string]string{"PLIVO_AUTH_ID": "MASECRETID", "PLIVO_AUTH_TOKEN": "secret-token"}
+	code, out, errOut := phloCmd(env, "get", "phlo", "--phlo", "p", "--base-url", "http://127.0.0.1:1", "--timeout", "2s")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, 1, strings.Count(errOut, "\n"))
+	assert.NotContains(t, errOut, "secret-token")
+
+	code, _, errOut = phloCmd(map[string]string{}, "get", "phlo", "--phlo", "p", "--base-url", "http://127.0.0.1:1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "PLIVO_AUTH_ID is not set")
+
+	code, _, errOut = phloCmd(env, "get", "phlo", "--phlo", "p", "--base-url", "http://example.com")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "must use https unless the host is loopback")
+}
+
+func TestServeKeepsGivenCredentialsQuiet(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--auth-id", "MAGIVEN", "--auth-token", "given-token"}, &out, &out, func(string) string { return "" })
+	}()
+	for !strings.Contains(out.String(), "PHLO_BASE_URL") {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	assert.Equal(t, 0, <-done)
+	assert.NotContains(t, out.String(), "given-token")
+}
