@@ -3,6 +3,7 @@ package phlo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,10 +19,22 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(benchServerEnv) != "" {
+		serveBenchmarks()
+		return
+	}
 	// The examples and tests must not depend on the developer's account.
 	os.Unsetenv(phlo.EnvAuthID)
 	os.Unsetenv(phlo.EnvAuthToken)
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	stopBenchServer()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 const (

@@ -1,0 +1,265 @@
+package phlo_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/phlogo/phlo"
+)
+
+// The benchmarks send to a server in a child process, so that -benchmem
+// counts the client's allocations only. The child is this test binary,
+// started with benchServerEnv set.
+const benchServerEnv = "PHLO_BENCH_SERVER"
+
+const (
+	benchPhlo, benchNode, benchMember = "2d3c5a1e-phlo", "8f1e-mpc", "+14155550100"
+	benchReply                        = `{"api_id":"e0a3c6a2-3d4c-11ee-8a1c-0242ac110002","error":""}`
+)
+
+// serveBenchmarks is the child process: a plain net/http server that
+// answers every request as the runner answers a member action. It stops
+// when its standard input closes, that is when the parent exits.
+func serveBenchmarks() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	reply := []byte(benchReply)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(reply)
+	})}
+	go srv.Serve(ln)
+	fmt.Println("http://" + ln.Addr().String())
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+var bench struct {
+	once sync.Once
+	url  string
+	err  error
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+}
+
+// benchURL starts the child server once for all benchmarks.
+func benchURL(b *testing.B) string {
+	b.Helper()
+	bench.once.Do(func() {
+		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+		cmd.Env = append(os.Environ(), benchServerEnv+"=1")
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			bench.err = err
+			return
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			bench.err = err
+			return
+		}
+		if bench.err = cmd.Start(); bench.err != nil {
+			return
+		}
+		bench.cmd, bench.in = cmd, in
+		line, err := bufio.NewReader(out).ReadString('\n')
+		bench.url, bench.err = string(bytes.TrimSpace([]byte(line))), err
+	})
+	if bench.err != nil {
+		b.Fatalf("benchmark server: %v", bench.err)
+	}
+	return bench.url
+}
+
+// stopBenchServer ends the child server, if one was started.
+func stopBenchServer() {
+	if bench.cmd != nil {
+		bench.in.Close()
+		bench.cmd.Wait()
+	}
+}
+
+func benchClient(b *testing.B, url string) *phlo.RestClient {
+	b.Helper()
+	c, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithBaseURL(url))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// rawTransport is the raw floor's transport: net/http's defaults with an
+// idle pool as large as the SDK's, so that the floor is not handicapped.
+func rawTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	return t
+}
+
+// rawHold is the same request as Member.Hold, written by hand with
+// net/http: basic auth, a JSON body, a JSON decode, the body closed.
+func rawHold(ctx context.Context, hc *http.Client, url string) error {
+	body, err := json.Marshal(struct {
+		Action string `json:"action"`
+	}{"hold"})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		url+"/v1/phlo/"+benchPhlo+"/multi_party_call/"+benchNode+"/members/"+benchMember, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(testAuthID, testAuthToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		APIID string `json:"api_id"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated || out.Error != "" {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, out.Error)
+	}
+	return nil
+}
+
+func BenchmarkRawHold(b *testing.B) {
+	url := benchURL(b)
+	hc := &http.Client{Transport: rawTransport()}
+	defer hc.CloseIdleConnections()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rawHold(ctx, hc, url); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHold(b *testing.B) {
+	c := benchClient(b, benchURL(b))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember).Hold(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// parallelism makes RunParallel use 64 goroutines whatever GOMAXPROCS is.
+func parallelism() int {
+	return max(1, 64/runtime.GOMAXPROCS(0))
+}
+
+// countNewConns returns a context whose requests count the connections
+// they had to open rather than reuse.
+func countNewConns(n *atomic.Int64) context.Context {
+	return httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if !info.Reused {
+				n.Add(1)
+			}
+		},
+	})
+}
+
+func BenchmarkRawHoldParallel(b *testing.B) {
+	url := benchURL(b)
+	hc := &http.Client{Transport: rawTransport()}
+	defer hc.CloseIdleConnections()
+	var conns atomic.Int64
+	ctx := countNewConns(&conns)
+	b.ReportAllocs()
+	b.SetParallelism(parallelism())
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := rawHold(ctx, hc, url); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(conns.Load()), "newconns")
+}
+
+// BenchmarkHoldParallel: 64 goroutines share one client with the SDK's
+// default HTTP client. newconns is the number of connections opened over
+// the whole run: at most one per goroutine when the pool is right.
+func BenchmarkHoldParallel(b *testing.B) {
+	c := benchClient(b, benchURL(b))
+	var conns atomic.Int64
+	ctx := countNewConns(&conns)
+	b.ReportAllocs()
+	b.SetParallelism(parallelism())
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember).Hold(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(conns.Load()), "newconns")
+}
+
+var sinkMember *phlo.Member
+
+// BenchmarkHandles: reaching a member from IDs costs no allocation when the
+// handle does not outlive the call.
+func BenchmarkHandles(b *testing.B) {
+	c, err := phlo.NewRestClient(testAuthID, testAuthToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		m := c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember)
+		n += len(m.Address())
+	}
+	if n == 0 {
+		b.Fatal("no work")
+	}
+}
+
+// BenchmarkHandlesKept is the cost when the caller keeps the handle.
+func BenchmarkHandlesKept(b *testing.B) {
+	c, err := phlo.NewRestClient(testAuthID, testAuthToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkMember = c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember)
+	}
+}

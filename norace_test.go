@@ -1,0 +1,5 @@
+//go:build !race
+
+package phlo_test
+
+const raceEnabled = false
