@@ -1,6 +1,6 @@
 module github.com/phlogo/phlo
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/google/go-querystring v1.2.0

@@ -1,0 +1,293 @@
+package benchmarks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/phlotest"
+	plivo "github.com/plivo/plivo-go/v7"
+)
+
+const (
+	authID, authToken             = "MAZDQ1ZJIYMDZKMDUZMZ", "benchmark-token"
+	phloID, nodeID, memberAddress = "2d3c5a1e-phlo", "8f1e-mpc", "+14155550100"
+	childEnv                      = "PHLO_BENCH_RUNNER"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		runChild()
+		return
+	}
+	code := m.Run()
+	stopChild()
+	os.Exit(code)
+}
+
+// runChild is the child process: the fake runner with one call, until
+// standard input closes.
+func runChild() {
+	srv, err := phlotest.Listen("127.0.0.1:0", phlotest.WithCredentials(authID, authToken))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv.AddMember(phloID, nodeID, memberAddress, phlo.RoleCustomer)
+	fmt.Println(srv.URL)
+	// The fake keeps every request; forget them now and then so that a
+	// long run does not grow it.
+	buf := make([]byte, 1)
+	for {
+		if _, err := os.Stdin.Read(buf); err != nil {
+			srv.Close()
+			os.Exit(0)
+		}
+		srv.ResetRequests()
+	}
+}
+
+var child struct {
+	once sync.Once
+	url  string
+	err  error
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+}
+
+func runnerURL(tb testing.TB) string {
+	tb.Helper()
+	child.once.Do(func() {
+		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+		cmd.Env = append(os.Environ(), childEnv+"=1")
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			child.err = err
+			return
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			child.err = err
+			return
+		}
+		if child.err = cmd.Start(); child.err != nil {
+			return
+		}
+		child.cmd, child.in = cmd, in
+		line, err := bufio.NewReader(out).ReadString('\n')
+		child.url, child.err = strings.TrimSpace(line), err
+	})
+	if child.err != nil {
+		tb.Fatalf("fake runner: %v", child.err)
+	}
+	return child.url
+}
+
+// resetRunner makes the child forget the requests it has kept.
+func resetRunner() {
+	if child.in != nil {
+		child.in.Write([]byte{'\n'})
+	}
+}
+
+func stopChild() {
+	if child.cmd != nil {
+		child.in.Close()
+		child.cmd.Wait()
+	}
+}
+
+// holdPhlo holds the member with this SDK: one request.
+func holdPhlo(ctx context.Context, c *phlo.RestClient) error {
+	_, err := c.Phlo(phloID).MultiPartyCall(nodeID).Member(memberAddress).Hold(ctx)
+	return err
+}
+
+// holdPlivo holds the member from the same IDs with Plivo's Go SDK: it
+// fetches the PHLO, then the node, then acts on the member.
+func holdPlivo(c *plivo.PhloClient) error {
+	p, err := c.Phlos.Get(phloID)
+	if err != nil {
+		return err
+	}
+	mpc, err := p.MultiPartyCall(nodeID)
+	if err != nil {
+		return err
+	}
+	_, err = mpc.Member(memberAddress).Hold()
+	return err
+}
+
+// holdRaw is the floor: the one request written by hand with net/http.
+func holdRaw(ctx context.Context, hc *http.Client, base string) error {
+	body, err := json.Marshal(struct {
+		Action string `json:"action"`
+	}{"hold"})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		base+"/v1/phlo/"+phloID+"/multi_party_call/"+nodeID+"/members/"+memberAddress, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(authID, authToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		APIID string `json:"api_id"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated || out.Error != "" {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, out.Error)
+	}
+	return nil
+}
+
+func newPlivo(tb testing.TB, base string, hc *http.Client) *plivo.PhloClient {
+	tb.Helper()
+	c, err := plivo.NewPhloClient(authID, authToken, &plivo.ClientOptions{HttpClient: hc})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.BaseUrl = u // loopback only: never the real runner
+	return c
+}
+
+func newPhlo(tb testing.TB, base string, opts ...phlo.Option) *phlo.RestClient {
+	tb.Helper()
+	c, err := phlo.NewRestClient(authID, authToken, append([]phlo.Option{phlo.WithBaseURL(base)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// BenchmarkHoldFromIDs holds one member, starting from the PHLO, node and
+// member IDs, three ways. Compare with: benchstat -col /impl.
+func BenchmarkHoldFromIDs(b *testing.B) {
+	base := runnerURL(b)
+	ctx := context.Background()
+	b.Run("impl=raw", func(b *testing.B) {
+		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		defer hc.CloseIdleConnections()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := holdRaw(ctx, hc, base); err != nil {
+				b.Fatal(err)
+			}
+			if i%10000 == 0 {
+				resetRunner()
+			}
+		}
+	})
+	b.Run("impl=phlo", func(b *testing.B) {
+		c := newPhlo(b, base)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := holdPhlo(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+			if i%10000 == 0 {
+				resetRunner()
+			}
+		}
+	})
+	b.Run("impl=plivo-go", func(b *testing.B) {
+		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		defer hc.CloseIdleConnections()
+		c := newPlivo(b, base, hc)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := holdPlivo(c); err != nil {
+				b.Fatal(err)
+			}
+			if i%3000 == 0 {
+				resetRunner()
+			}
+		}
+	})
+}
+
+// TestRoundTrips counts the requests each client sends to hold a member
+// from its IDs, on an in-process fake runner.
+func TestRoundTrips(t *testing.T) {
+	srv := phlotest.Start(t, phlotest.WithCredentials(authID, authToken))
+	srv.AddMember(phloID, nodeID, memberAddress, phlo.RoleCustomer)
+
+	if err := holdPhlo(context.Background(), newPhlo(t, srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("phlo: %d requests to hold a member, want 1", n)
+	}
+	srv.ResetRequests()
+
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer hc.CloseIdleConnections()
+	if err := holdPlivo(newPlivo(t, srv.URL, hc)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range srv.Requests() {
+		got = append(got, r.Method+" "+r.Path)
+	}
+	want := []string{
+		"GET /v1/phlo/" + phloID,
+		"GET /v1/phlo/" + phloID + "/multi_party_call/" + nodeID,
+		"POST /v1/phlo/" + phloID + "/multi_party_call/" + nodeID + "/members/" + memberAddress,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plivo-go sent:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	m, _ := srv.Member(phloID, nodeID, memberAddress)
+	if !m.OnHold {
+		t.Error("the member is not on hold")
+	}
+}
+
+// TestPlivoGoSilentOnEmptyErrors documents the failure that this SDK
+// fixes: plivo-go returns no error for an error status with an empty body.
+func TestPlivoGoSilentOnEmptyErrors(t *testing.T) {
+	srv := phlotest.Start(t, phlotest.WithCredentials(authID, authToken))
+	srv.AddMember(phloID, nodeID, memberAddress, phlo.RoleCustomer)
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer hc.CloseIdleConnections()
+	mpc := newPlivo(t, srv.URL, hc)
+
+	srv.Inject(phlotest.Fault{Status: 500})
+	if _, err := mpc.Phlos.Get(phloID); err != nil {
+		t.Errorf("plivo-go now reports the empty 500 (%v): update the comparison in README.md", err)
+	}
+
+	srv.Inject(phlotest.Fault{Status: 500})
+	_, err := newPhlo(t, srv.URL, phlo.WithRetryPolicy(phlo.RetryPolicy{})).Phlo(phloID).Get(context.Background())
+	if err == nil {
+		t.Fatal("phlo returned no error for an empty 500")
+	}
+}
