@@ -377,10 +377,10 @@ func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 		}
 		wait, retry := c.retry.next(ctx, attempt, res, repeatable)
 		if !retry {
-			return c.fail(ctx, r, attempt, res)
+			return c.fail(r, attempt, res)
 		}
 		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("phlo: %s %s: %w while waiting to retry: %w", r.Method, c.displayPath(r.Path), err, c.fail(ctx, r, attempt, res))
+			return fmt.Errorf("phlo: %s %s: %w while waiting to retry: %w", r.Method, c.displayPath(r.Path), err, c.fail(r, attempt, res))
 		}
 	}
 }
@@ -484,7 +484,7 @@ func (c *RestClient) send(ctx context.Context, method, target string, body []byt
 	}
 	defer resp.Body.Close()
 
-	data, tooLarge, err := readBody(resp.Body)
+	data, tooLarge, err := readBody(resp.Body, resp.ContentLength)
 	res := outcome{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	if err != nil {
 		res.err, res.broken = transportError(ctx, err), true
@@ -504,8 +504,28 @@ func (c *RestClient) send(ctx context.Context, method, target string, body []byt
 }
 
 // readBody reads at most MaxResponseBytes, saying whether there was more.
-func readBody(r io.Reader) (data []byte, tooLarge bool, err error) {
-	data, err = io.ReadAll(io.LimitReader(r, MaxResponseBytes+1))
+// The buffer is sized from the Content-Length, when the server sent one, so
+// that a small reply costs one small allocation.
+func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err error) {
+	size := 512
+	if contentLength >= 0 && contentLength < MaxResponseBytes {
+		size = int(contentLength) + 1 // room to read EOF without growing
+	}
+	lr := io.LimitedReader{R: r, N: MaxResponseBytes + 1}
+	data = make([]byte, 0, size)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, rerr := lr.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if rerr != nil {
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
+		}
+	}
 	if len(data) > MaxResponseBytes {
 		return data[:MaxResponseBytes], true, err
 	}
@@ -593,7 +613,7 @@ func neverSent(err error) bool {
 }
 
 // fail dresses the last attempt's error with the request it belongs to.
-func (c *RestClient) fail(ctx context.Context, r *Request, attempts int, res outcome) error {
+func (c *RestClient) fail(r *Request, attempts int, res outcome) error {
 	var apiErr *APIError
 	if errors.As(res.err, &apiErr) {
 		apiErr.Method, apiErr.Path, apiErr.Attempts = r.Method, c.displayPath(r.Path), attempts
