@@ -243,15 +243,25 @@ func (s *Server) getPhlo(phloID string) reply {
 	}}
 }
 
-func (s *Server) getNode(phloID, nodeID string) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// callNode finds a node, or says which of the PHLO and the node is
+// unknown. The caller holds mu.
+func (s *Server) callNode(phloID, nodeID string) (*nodeState, reply) {
 	if s.phlos[phloID] == nil {
-		return errorReply(http.StatusNotFound, "PHLO not found.")
+		return nil, errorReply(http.StatusNotFound, "PHLO not found.")
 	}
 	n := s.lookupNode(phloID, nodeID)
 	if n == nil {
-		return errorReply(http.StatusNotFound, "node not found.")
+		return nil, errorReply(http.StatusNotFound, "node not found.")
+	}
+	return n, reply{}
+}
+
+func (s *Server) getNode(phloID, nodeID string) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, missing := s.callNode(phloID, nodeID)
+	if n == nil {
+		return missing
 	}
 	return reply{http.StatusOK, map[string]string{
 		"api_id":     newID(),
@@ -332,28 +342,28 @@ func stringParam(obj map[string]any, name string) (string, bool) {
 	return str, ok
 }
 
-// action reads the action from the body, or from the query when the body has
-// none.
-func action(obj map[string]any, q url.Values) (string, reply, bool) {
+// actionParams decodes an action's body and reads the action from it, or
+// from the query when the body has none.
+func actionParams(body []byte, q url.Values) (map[string]any, string, reply, bool) {
+	obj, ok := params(body)
+	if !ok {
+		return nil, "", errorReply(http.StatusBadRequest, "invalid JSON body."), false
+	}
 	a, ok := stringParam(obj, "action")
 	if !ok {
-		return "", errorReply(http.StatusBadRequest, "Invalid value provided for action."), false
+		return nil, "", errorReply(http.StatusBadRequest, "Invalid value provided for action."), false
 	}
 	if a == "" {
 		a = q.Get("action")
 	}
 	if a == "" {
-		return "", errorReply(http.StatusBadRequest, "action is a mandatory param."), false
+		return nil, "", errorReply(http.StatusBadRequest, "action is a mandatory param."), false
 	}
-	return a, reply{}, true
+	return obj, a, reply{}, true
 }
 
 func (s *Server) callAction(phloID, nodeID string, q url.Values, body []byte) reply {
-	obj, ok := params(body)
-	if !ok {
-		return errorReply(http.StatusBadRequest, "invalid JSON body.")
-	}
-	act, rep, ok := action(obj, q)
+	obj, act, rep, ok := actionParams(body, q)
 	if !ok {
 		return rep
 	}
@@ -384,12 +394,9 @@ func (s *Server) callAction(phloID, nodeID string, q url.Values, body []byte) re
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.phlos[phloID] == nil {
-		return errorReply(http.StatusNotFound, "PHLO not found.")
-	}
-	n := s.lookupNode(phloID, nodeID)
+	n, missing := s.callNode(phloID, nodeID)
 	if n == nil {
-		return errorReply(http.StatusNotFound, "node not found.")
+		return missing
 	}
 	initiator := n.member(trigger)
 	switch {
@@ -415,11 +422,7 @@ func actionOK() reply {
 }
 
 func (s *Server) memberAction(phloID, nodeID, address string, q url.Values, body []byte) reply {
-	obj, ok := params(body)
-	if !ok {
-		return errorReply(http.StatusBadRequest, "invalid JSON body.")
-	}
-	act, rep, ok := action(obj, q)
+	_, act, rep, ok := actionParams(body, q)
 	if !ok {
 		return rep
 	}
@@ -431,12 +434,9 @@ func (s *Server) memberAction(phloID, nodeID, address string, q url.Values, body
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.phlos[phloID] == nil {
-		return errorReply(http.StatusNotFound, "PHLO not found.")
-	}
-	n := s.lookupNode(phloID, nodeID)
+	n, missing := s.callNode(phloID, nodeID)
 	if n == nil {
-		return errorReply(http.StatusNotFound, "node not found.")
+		return missing
 	}
 	m := n.member(address)
 	if m == nil {
