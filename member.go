@@ -71,9 +71,9 @@ func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHangup)
 }
 
-// ResumeCall, after a warm transfer started by this member, brings them back
-// into the original call. It is never sent twice once it may have reached
-// the server.
+// ResumeCall completes a warm transfer that this member started: it brings
+// them back into the original call. It is never sent twice once it may have
+// reached the server.
 func (m *Member) ResumeCall(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionResumeCall)
 }

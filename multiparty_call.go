@@ -56,11 +56,17 @@ type callAction struct {
 
 // NodeInfo describes a multi-party call node.
 type NodeInfo struct {
-	APIID     string    `json:"api_id"`
-	NodeID    string    `json:"node_id"`
-	PhloID    string    `json:"phlo_id"`
-	Name      string    `json:"name"`
-	NodeType  string    `json:"node_type"`
+	// APIID identifies the request.
+	APIID string `json:"api_id"`
+	// NodeID is the node's ID.
+	NodeID string `json:"node_id"`
+	// PhloID is the ID of the PHLO the node belongs to.
+	PhloID string `json:"phlo_id"`
+	// Name is the node's name.
+	Name string `json:"name"`
+	// NodeType is "multi_party_call".
+	NodeType string `json:"node_type"`
+	// CreatedOn is when the node was created.
 	CreatedOn time.Time `json:"created_on"`
 }
 
@@ -82,7 +88,10 @@ func (i *NodeInfo) UnmarshalJSON(data []byte) error {
 // ActionResponse is the reply to an action on a call or a member. A reply
 // whose error field is not empty comes back as an *APIError instead.
 type ActionResponse struct {
+	// APIID identifies the request.
 	APIID string `json:"api_id"`
+	// Error is the runner's error text; always empty in a returned
+	// ActionResponse.
 	Error string `json:"error"`
 }
 

@@ -26,9 +26,13 @@ func (p *Phlo) ID() string { return p.id }
 
 // PhloInfo describes a PHLO.
 type PhloInfo struct {
-	APIID     string    `json:"api_id"`
-	PhloID    string    `json:"phlo_id"`
-	Name      string    `json:"name"`
+	// APIID identifies the request.
+	APIID string `json:"api_id"`
+	// PhloID is the PHLO's ID.
+	PhloID string `json:"phlo_id"`
+	// Name is the PHLO's name.
+	Name string `json:"name"`
+	// CreatedOn is when the PHLO was created.
 	CreatedOn time.Time `json:"created_on"`
 }
 
@@ -61,13 +65,16 @@ func (p *Phlo) Get(ctx context.Context) (*PhloInfo, error) {
 
 // RunResult is the reply to running a PHLO.
 type RunResult struct {
-	APIID  string `json:"api_id"`
+	// APIID identifies the request; for a run it is the run's ID.
+	APIID string `json:"api_id"`
+	// PhloID is the PHLO's ID.
 	PhloID string `json:"phlo_id"`
 	// PhloRunID identifies the run, for GetRun. It is the reply's
 	// phlo_run_id, or its api_id when there is none: the runner's api_id
 	// for a run is the run's ID.
 	PhloRunID string `json:"phlo_run_id"`
-	Message   string `json:"message"`
+	// Message is the runner's word on the run.
+	Message string `json:"message"`
 }
 
 // Run starts the PHLO. payload holds the values its Start node defines, such
@@ -103,11 +110,17 @@ var emptyObject any = json.RawMessage(`{}`)
 
 // PhloRun is what the runner reports about one run of a PHLO.
 type PhloRun struct {
-	APIID        string   `json:"api_id"`
-	PhloID       string   `json:"phlo_id"`
-	RunID        string   `json:"run_id"`
-	CallUUIDs    []string `json:"call_uuids"`
+	// APIID identifies the request.
+	APIID string `json:"api_id"`
+	// PhloID is the PHLO's ID.
+	PhloID string `json:"phlo_id"`
+	// RunID is the run's ID.
+	RunID string `json:"run_id"`
+	// CallUUIDs are the calls the run made.
+	CallUUIDs []string `json:"call_uuids"`
+	// MessageUUIDs are the messages the run sent.
 	MessageUUIDs []string `json:"message_uuids"`
+	// RecordingIDs are the recordings the run made.
 	RecordingIDs []string `json:"recording_ids"`
 	// Raw is the whole reply, so that fields the SDK does not know yet are
 	// not lost.
@@ -154,6 +167,7 @@ var apiTimeLayouts = []string{
 	"2006-01-02T15:04:05.999999999",
 }
 
+// UnmarshalJSON reads null or "" as the zero time.
 func (t *apiTime) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
 		return nil

@@ -209,13 +209,16 @@ func (s *Server) NewClient(opts ...phlo.Option) (*phlo.RestClient, error) {
 
 // Request is one request as the server received it.
 type Request struct {
+	// Method is the request's method.
 	Method string
 	// Path is the path exactly as sent on the wire, escaped.
 	Path string
 	// RawQuery is the query string, without '?'.
 	RawQuery string
-	Header   http.Header
-	Body     []byte
+	// Header holds the request's headers.
+	Header http.Header
+	// Body is the request body, read up to 1 MiB.
+	Body []byte
 }
 
 // Requests returns every request received so far, in order, faults

@@ -104,6 +104,7 @@ func (s *Server) Members(phloID, nodeID string) []MemberState {
 
 // Run is a PHLO run the server started.
 type Run struct {
+	// PhloID and RunID name the PHLO and the run.
 	PhloID, RunID string
 	// Payload is the body the run was started with.
 	Payload json.RawMessage

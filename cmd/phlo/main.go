@@ -362,7 +362,10 @@ func (c *cli) getNode(ctx context.Context, args []string) error {
 // members collects repeated --member flags.
 type members []string
 
-func (m *members) String() string     { return strings.Join(*m, ",") }
+// String shows the members given so far, for flag's help.
+func (m *members) String() string { return strings.Join(*m, ",") }
+
+// Set adds one --member.
 func (m *members) Set(v string) error { *m = append(*m, v); return nil }
 
 func (c *cli) serve(ctx context.Context, args []string) error {
