@@ -47,6 +47,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if faulty {
 		if !s.wait(r, fault.Delay) {
+			// The client gave up or the server is closing: no reply at all,
+			// rather than the empty 200 net/http would send.
+			closeConn(w)
 			return
 		}
 		if fault.Status != 0 || fault.Drop || fault.Truncate || fault.Stall {

@@ -3,6 +3,7 @@ package phlotest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -366,7 +367,10 @@ func TestCloseEndsStalledRequests(t *testing.T) {
 	srv.Close() // a second Close is harmless
 	wg.Wait()
 	for _, err := range errs {
-		assert.Error(t, err)
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, phlo.ErrInvalidResponse, "a closed server sends no reply, not an empty one")
+		var apiErr *phlo.APIError
+		assert.False(t, errors.As(err, &apiErr))
 	}
 }
 
