@@ -347,6 +347,12 @@ func isNotTokenRune(r rune) bool {
 // do is the single request path. Its callers have checked r's method and
 // path segments, each naming its own parameters in the error.
 func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
+	if c == nil || c.creds == nil {
+		return errNoClient
+	}
+	if ctx == nil {
+		return invalidArgument("ctx", "must not be nil: use context.Background()")
+	}
 	target, err := c.target(r)
 	if err != nil {
 		return err

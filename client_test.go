@@ -367,3 +367,40 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.buf.Write(p)
 }
+
+// TestNilHandlesAndContextsReturnErrors: misuse is an error, never a panic.
+func TestNilHandlesAndContextsReturnErrors(t *testing.T) {
+	t.Parallel()
+	var nilClient *phlo.RestClient
+	var nilPhlo *phlo.Phlo
+	var nilCall *phlo.MultiPartyCall
+	var nilMember *phlo.Member
+	zero := &phlo.RestClient{}
+	calls := map[string]func() error{
+		"nil client hold": func() error { _, err := nilClient.Phlo("p").MultiPartyCall("n").Member("+1").Hold(ctx()); return err },
+		"nil client run":  func() error { _, err := nilClient.Phlo("p").Run(ctx(), nil); return err },
+		"nil client Do":   func() error { return nilClient.Do(ctx(), phlo.Request{Method: "GET", Path: []string{"phlo"}}, nil) },
+		"zero client get": func() error { _, err := zero.Phlo("p").Get(ctx()); return err },
+		"nil Phlo":        func() error { _, err := nilPhlo.Get(ctx()); return err },
+		"nil Phlo member": func() error { _, err := nilPhlo.MultiPartyCall("n").Member("+1").Unhold(ctx()); return err },
+		"nil call": func() error {
+			_, err := nilCall.Call(ctx(), phlo.CallParams{TriggerSource: "+1", To: "+2"})
+			return err
+		},
+		"nil call member": func() error { _, err := nilCall.Member("+1").Hangup(ctx()); return err },
+		"nil member":      func() error { _, err := nilMember.Hold(ctx()); return err },
+		"nil context hold": func() error {
+			c, _ := mockClient(t, 201, `{}`)
+			//lint:ignore SA1012 the nil context is the point of the test
+			_, err := c.Phlo("p").MultiPartyCall("n").Member("+1").Hold(nil)
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = call() })
+			assert.ErrorIs(t, err, phlo.ErrInvalidArgument)
+		})
+	}
+}

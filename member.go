@@ -18,6 +18,9 @@ type Member struct {
 // "+14155550100" or "sip:alice@phone.plivo.com". The address is sent as one
 // path segment, escaped.
 func (m *MultiPartyCall) Member(address string) *Member {
+	if m == nil { // calls on the handle report the missing client
+		return &Member{address: address}
+	}
 	return &Member{call: *m, address: address}
 }
 
@@ -90,6 +93,9 @@ func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {
 }
 
 func (m *Member) act(ctx context.Context, a *memberAction) (*ActionResponse, error) {
+	if m == nil {
+		return nil, errNoClient
+	}
 	if err := m.call.check(); err != nil {
 		return nil, err
 	}

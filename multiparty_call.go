@@ -16,6 +16,9 @@ type MultiPartyCall struct {
 
 // MultiPartyCall returns a handle on the PHLO's multi-party call node nodeID.
 func (p *Phlo) MultiPartyCall(nodeID string) *MultiPartyCall {
+	if p == nil { // calls on the handle report the missing client
+		return &MultiPartyCall{id: nodeID}
+	}
 	return &MultiPartyCall{phlo: *p, id: nodeID}
 }
 
@@ -170,7 +173,10 @@ func checkEndpoint(name, s string) error {
 }
 
 func (m *MultiPartyCall) check() error {
-	if err := checkSegment("phloID", m.phlo.id); err != nil {
+	if m == nil {
+		return errNoClient
+	}
+	if err := m.phlo.check(); err != nil {
 		return err
 	}
 	return checkSegment("nodeID", m.id)

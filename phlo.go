@@ -24,6 +24,16 @@ func (c *RestClient) Phlo(phloID string) *Phlo {
 // ID returns the PHLO's ID.
 func (p *Phlo) ID() string { return p.id }
 
+// errNoClient is the error of a handle that no RestClient made.
+var errNoClient = &ArgumentError{Name: "client", Reason: "is nil: make one with NewRestClient", kind: ErrInvalidArgument}
+
+func (p *Phlo) check() error {
+	if p == nil || p.client == nil || p.client.creds == nil {
+		return errNoClient
+	}
+	return checkSegment("phloID", p.id)
+}
+
 // PhloInfo describes a PHLO.
 type PhloInfo struct {
 	// APIID identifies the request.
@@ -53,7 +63,7 @@ func (i *PhloInfo) UnmarshalJSON(data []byte) error {
 
 // Get fetches the PHLO's details.
 func (p *Phlo) Get(ctx context.Context) (*PhloInfo, error) {
-	if err := checkSegment("phloID", p.id); err != nil {
+	if err := p.check(); err != nil {
 		return nil, err
 	}
 	var info PhloInfo
@@ -83,7 +93,7 @@ type RunResult struct {
 // A run is never sent twice once it may have reached the server, since a
 // second send could start a second set of calls.
 func (p *Phlo) Run(ctx context.Context, payload map[string]any) (*RunResult, error) {
-	if err := checkSegment("phloID", p.id); err != nil {
+	if err := p.check(); err != nil {
 		return nil, err
 	}
 	for k := range payload {
@@ -143,7 +153,7 @@ func (r *PhloRun) UnmarshalJSON(data []byte) error {
 // are those one official SDK reads, and Raw holds everything the server
 // sent.
 func (p *Phlo) GetRun(ctx context.Context, runID string) (*PhloRun, error) {
-	if err := checkSegment("phloID", p.id); err != nil {
+	if err := p.check(); err != nil {
 		return nil, err
 	}
 	if err := checkSegment("runID", runID); err != nil {
