@@ -324,7 +324,9 @@ type Request struct {
 }
 
 // Do sends r and decodes the JSON reply into out, which may be nil. A reply
-// with a non-2xx status, or with a non-empty "error" field, is an *APIError.
+// with a non-2xx status, or with a non-empty "error" field, is an *APIError;
+// a successful reply that is not a JSON object (the runner always sends
+// one) matches ErrInvalidResponse.
 func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
 	switch {
 	case r.Method == "" || strings.IndexFunc(r.Method, isNotTokenRune) >= 0:
@@ -554,11 +556,17 @@ func (e *bareEnvelope) envelope() (string, string) { return e.APIID, e.Error }
 // decodeSuccess decodes a 2xx reply into out and turns a non-empty "error"
 // field into an *APIError.
 func decodeSuccess(status int, data []byte, out any) (apiID string, err error) {
-	if len(bytes.TrimSpace(data)) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		if out == nil {
 			return "", nil
 		}
 		return "", fmt.Errorf("%w: the %d reply has an empty body", ErrInvalidResponse, status)
+	}
+	// Every reply of the runner is a JSON object; null, a list or a bare
+	// value would decode into an empty result that looks like success.
+	if trimmed[0] != '{' {
+		return "", fmt.Errorf("%w: the %d reply is not a JSON object: %s", ErrInvalidResponse, status, sampleBody(data))
 	}
 	env, ok := out.(envelope)
 	if out != nil {
@@ -568,8 +576,6 @@ func decodeSuccess(status int, data []byte, out any) (apiID string, err error) {
 	}
 	if !ok {
 		var bare bareEnvelope
-		// A reply that is valid JSON but not an object has no envelope;
-		// out has already taken what it could.
 		if err := json.Unmarshal(data, &bare); err != nil && out == nil {
 			return "", fmt.Errorf("%w: the %d reply cannot be decoded (%w): %s", ErrInvalidResponse, status, err, sampleBody(data))
 		}

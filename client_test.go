@@ -221,7 +221,7 @@ func TestErrorMessageSampleIsShort(t *testing.T) {
 
 func TestSuccessRepliesThatCannotBeDecoded(t *testing.T) {
 	t.Parallel()
-	for _, body := range []string{``, `   `, `not json`, `{"api_id":`, `<html></html>`, `{"api_id":42}`, `[1,2]`} {
+	for _, body := range []string{``, `   `, `not json`, `{"api_id":`, `<html></html>`, `{"api_id":42}`, `[1,2]`, `null`, `"ok"`, `42`} {
 		t.Run(body, func(t *testing.T) {
 			t.Parallel()
 			c, _ := mockClient(t, http.StatusCreated, body)
