@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,5 +262,52 @@ func BenchmarkHandlesKept(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sinkMember = c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember)
+	}
+}
+
+// replayTransport answers every request in memory with the runner's reply
+// to a member action, so that a benchmark measures the client's own work
+// with no network and no server.
+type replayTransport struct{}
+
+func (replayTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{
+		StatusCode:    http.StatusCreated,
+		Header:        http.Header{"Content-Type": {"application/json"}},
+		ContentLength: int64(len(benchReply)),
+		Body:          io.NopCloser(strings.NewReader(benchReply)),
+		Request:       r,
+	}, nil
+}
+
+// BenchmarkRawHoldNoNetwork is the floor's own cost, without the network.
+func BenchmarkRawHoldNoNetwork(b *testing.B) {
+	hc := &http.Client{Transport: replayTransport{}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rawHold(ctx, hc, phlo.DefaultBaseURL); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHoldNoNetwork is the SDK's own cost, without the network: what
+// it adds to a hold beside the round trip.
+func BenchmarkHoldNoNetwork(b *testing.B) {
+	c, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithHTTPClient(&http.Client{Transport: replayTransport{}}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember).Hold(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
