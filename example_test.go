@@ -135,3 +135,77 @@ func ExampleRestClient_Do() {
 	fmt.Println(out.Name, runner.Requests()[0].Path)
 	// Output: Support /v1/phlo/support-phlo
 }
+
+func ExampleMultiPartyCall_Call() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddMember("support-phlo", "mpc-1", "sip:alice@phone.plivo.com", phlo.RoleAgent)
+	call := runner.Client().Phlo("support-phlo").MultiPartyCall("mpc-1")
+
+	// Alice dials a supervisor into the call.
+	_, err := call.Call(context.Background(), phlo.CallParams{
+		TriggerSource: "sip:alice@phone.plivo.com",
+		To:            "+14155550123",
+		Role:          phlo.RoleSupervisor,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, _ := runner.Member("support-phlo", "mpc-1", "+14155550123")
+	fmt.Println(m.Address, m.Role)
+	fmt.Println(string(runner.Requests()[0].Body))
+	// Output:
+	// +14155550123 supervisor
+	// {"action":"call","trigger_source":"sip:alice@phone.plivo.com","to":"+14155550123","role":"supervisor"}
+}
+
+func ExampleMultiPartyCall_Get() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddNode("support-phlo", "mpc-1", "Support call")
+
+	node, err := runner.Client().Phlo("support-phlo").MultiPartyCall("mpc-1").Get(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(node.Name, node.NodeType, !node.CreatedOn.IsZero())
+	// Output: Support call multi_party_call true
+}
+
+func ExamplePhlo_GetRun() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddPhlo("outbound-phlo", "Outbound campaign")
+	p := runner.Client().Phlo("outbound-phlo")
+	ctx := context.Background()
+
+	res, err := p.Run(ctx, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	run, err := p.GetRun(ctx, res.PhloRunID)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(run.RunID == res.PhloRunID, run.PhloID, len(run.CallUUIDs))
+	// Output: true outbound-phlo 0
+}
+
+func ExampleMember_Hangup() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	runner.AddMember("support-phlo", "mpc-1", "+14155550100", phlo.RoleCustomer)
+	member := runner.Client().Phlo("support-phlo").MultiPartyCall("mpc-1").Member("+14155550100")
+
+	if _, err := member.Hangup(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, inCall := runner.Member("support-phlo", "mpc-1", "+14155550100")
+	fmt.Println("in the call:", inCall)
+	// Output: in the call: false
+}

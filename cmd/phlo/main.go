@@ -1,7 +1,7 @@
 // Command phlo drives PHLO multi-party calls from the shell, and runs a fake
 // PHLO runner that programs in any language can use for their tests.
 //
-//	phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]...
+//	phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--phlo ID[=NAME]]...
 //	phlo member hold|unhold|hangup|resume-call|voicemail-drop|abort-transfer --phlo ID --node ID ADDRESS
 //	phlo call|warm-transfer|cold-transfer --phlo ID --node ID --trigger-source A --to B [--role R]
 //	phlo run --phlo ID [key=value]...
@@ -44,7 +44,7 @@ var errUsage = errors.New("usage")
 const usage = `phlo drives PHLO multi-party calls, and runs a fake PHLO runner.
 
 Usage:
-  phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]...
+  phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--phlo ID[=NAME]]...
   phlo member ACTION --phlo ID --node ID ADDRESS
         ACTION: hold, unhold, hangup, resume-call, voicemail-drop, abort-transfer
   phlo call|warm-transfer|cold-transfer --phlo ID --node ID --trigger-source A --to B [--role R]
@@ -369,12 +369,13 @@ func (m *members) String() string { return strings.Join(*m, ",") }
 func (m *members) Set(v string) error { *m = append(*m, v); return nil }
 
 func (c *cli) serve(ctx context.Context, args []string) error {
-	cmd := c.newCommand("serve", "phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]...", false, false)
+	cmd := c.newCommand("serve", "phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--phlo ID[=NAME]]...", false, false)
 	addr := cmd.fs.String("addr", "127.0.0.1:8089", "address to listen on")
 	authID := cmd.fs.String("auth-id", c.getenv(phlo.EnvAuthID), "auth ID to accept (default $PLIVO_AUTH_ID, else generated)")
 	authToken := cmd.fs.String("auth-token", c.getenv(phlo.EnvAuthToken), "auth token to accept (default $PLIVO_AUTH_TOKEN, else generated)")
-	var seed members
+	var seed, phlos members
 	cmd.fs.Var(&seed, "member", "put a member in a call, PHLO/NODE/ADDRESS[/ROLE]; repeatable")
+	cmd.fs.Var(&phlos, "phlo", "add a PHLO with no call, ID[=NAME], to run; repeatable")
 	if _, err := cmd.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -410,6 +411,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
+	for _, p := range phlos {
+		id, name, _ := strings.Cut(p, "=")
+		if id == "" {
+			fmt.Fprintf(c.stderr, "phlo serve: --phlo %q has no ID\n", p)
+			return errUsage
+		}
+		if name == "" {
+			name = "PHLO " + id
+		}
+		srv.AddPhlo(id, name)
+	}
 	for _, m := range parsed {
 		srv.AddMember(m.phloID, m.nodeID, m.address, m.role)
 	}
@@ -421,6 +433,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if *authToken == "" {
 		// Only credentials this fake made up are printed; given ones never are.
 		fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthToken, srv.AuthToken)
+	}
+	for _, p := range phlos {
+		fmt.Fprintf(c.stdout, "  PHLO %s\n", p)
 	}
 	for _, m := range parsed {
 		fmt.Fprintf(c.stdout, "  member %s in %s/%s as %s\n", m.address, m.phloID, m.nodeID, m.role)

@@ -120,7 +120,7 @@ func TestServeAndDriveACall(t *testing.T) {
 }
 
 func TestRunAndRunGet(t *testing.T) {
-	env := serve(t, "--member", "p1/n1/+1")
+	env := serve(t, "--phlo", "p1=Outbound")
 	code, out, errOut := phloCmd(env, "run", "--phlo", "p1", "from=+14155550100", "to=+14155550111")
 	require.Equal(t, 0, code, errOut)
 	var res struct {
@@ -133,6 +133,14 @@ func TestRunAndRunGet(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, `"run_id": "`+res.PhloRunID+`"`)
 	assert.Contains(t, out, `"call_uuids": []`)
+
+	code, out, errOut = phloCmd(env, "get", "phlo", "--phlo", "p1")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"name": "Outbound"`)
+
+	code, _, errOut = phloCmd(env, "run", "--phlo", "unknown")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "404 Not Found: PHLO not found.")
 }
 
 func TestUsageErrors(t *testing.T) {
