@@ -194,7 +194,7 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 		return nil, err
 	}
 
-	s := settings{baseURL: DefaultBaseURL, timeout: DefaultTimeout, retry: DefaultRetryPolicy}
+	s := settings{baseURL: DefaultBaseURL, timeout: DefaultTimeout, retry: DefaultRetryPolicy()}
 	for _, opt := range opts {
 		if opt == nil {
 			continue

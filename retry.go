@@ -34,8 +34,12 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 }
 
-// DefaultRetryPolicy is used unless WithRetryPolicy says otherwise.
-var DefaultRetryPolicy = RetryPolicy{MaxRetries: 2, MinDelay: 250 * time.Millisecond, MaxDelay: 5 * time.Second}
+// DefaultRetryPolicy returns the policy a client uses unless WithRetryPolicy
+// says otherwise: 2 retries, waits from 250 ms, each at most 5 s. It is a
+// function, not a variable, so that no package state can change it.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxRetries: 2, MinDelay: 250 * time.Millisecond, MaxDelay: 5 * time.Second}
+}
 
 // WithRetryPolicy replaces DefaultRetryPolicy. MaxRetries 0 never retries.
 func WithRetryPolicy(p RetryPolicy) Option {
