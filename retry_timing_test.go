@@ -138,3 +138,28 @@ func TestNoRetryWhenRetryAfterOutlastsTheDeadline(t *testing.T) {
 		assert.Len(t, tr.times, 1)
 	})
 }
+
+func TestDefaultPolicy(t *testing.T) {
+	assert.Equal(t, phlo.RetryPolicy{MaxRetries: 2, MinDelay: 250 * time.Millisecond, MaxDelay: 5 * time.Second}, phlo.DefaultRetryPolicy())
+	synctest.Test(t, func(t *testing.T) {
+		var tr timedRecorder
+		rec := &recorder{reply: func(int, *http.Request) (*http.Response, error) {
+			tr.mu.Lock()
+			tr.times = append(tr.times, time.Now())
+			tr.mu.Unlock()
+			return httpmock.NewStringResponse(503, ``), nil
+		}}
+		// mockClientFunc turns retries off; put the default back.
+		c := mockClientFunc(t, rec, phlo.WithRetryPolicy(phlo.DefaultRetryPolicy()))
+		_, err := c.Phlo("p").Get(context.Background())
+		var apiErr *phlo.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, 3, apiErr.Attempts)
+		gaps := tr.gaps()
+		require.Len(t, gaps, 2)
+		assert.GreaterOrEqual(t, gaps[0], 250*time.Millisecond)
+		assert.LessOrEqual(t, gaps[0], 250*time.Millisecond)
+		assert.GreaterOrEqual(t, gaps[1], 250*time.Millisecond)
+		assert.LessOrEqual(t, gaps[1], 500*time.Millisecond)
+	})
+}
