@@ -493,7 +493,10 @@ func (c *RestClient) send(ctx context.Context, method, target string, body []byt
 	defer resp.Body.Close()
 
 	data, tooLarge, err := readBody(resp.Body, resp.ContentLength)
-	res := outcome{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	res := outcome{status: resp.StatusCode}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		res.retryAfter = parseRetryAfter(v, time.Now())
+	}
 	if err != nil {
 		res.err, res.broken = transportError(ctx, err), true
 		return res
