@@ -168,3 +168,16 @@ func (h countHandler) Handle(context.Context, slog.Record) error {
 
 func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+// callbackHandler calls f for every record logged.
+type callbackHandler func()
+
+func (h callbackHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h callbackHandler) Handle(context.Context, slog.Record) error {
+	h()
+	return nil
+}
+
+func (h callbackHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h callbackHandler) WithGroup(string) slog.Handler      { return h }

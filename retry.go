@@ -2,6 +2,7 @@ package phlo
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -61,7 +62,12 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // send again and after how long. It decides on the status alone, never on
 // the body.
 func (p RetryPolicy) next(ctx context.Context, n int, res outcome, repeatable bool) (time.Duration, bool) {
-	if n > p.MaxRetries || ctx.Err() != nil {
+	if n > p.MaxRetries {
+		return 0, false
+	}
+	if err := ctx.Err(); err != nil && errors.Is(res.err, err) {
+		// The context ended the attempt itself. A context that ended
+		// after a reply came is left to the wait, whose error keeps both.
 		return 0, false
 	}
 	switch {

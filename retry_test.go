@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -243,14 +244,11 @@ func TestCancelDuringBackoff(t *testing.T) {
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 503, Times: 5})
 	// The backoff is an hour: only cancellation can end the wait.
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Hour, MaxDelay: time.Hour}), phlo.WithTimeout(0))
 	cctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(srv.Requests()) == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
+	// The client logs each attempt once its reply is in, just before it
+	// waits: cancel then.
+	cancelOnLog := phlo.WithLogger(slog.New(callbackHandler(cancel)))
+	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Hour, MaxDelay: time.Hour}), phlo.WithTimeout(0), cancelOnLog)
 	_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(cctx)
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, phlo.ErrServer, "the last reply is kept")
