@@ -339,6 +339,9 @@ func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
 			return err
 		}
 	}
+	if raw, ok := r.Body.(json.RawMessage); ok && !json.Valid(raw) {
+		return invalidArgument("Request.Body", "is not valid JSON")
+	}
 	return c.do(ctx, &r, out)
 }
 
@@ -346,8 +349,9 @@ func isNotTokenRune(r rune) bool {
 	return r < '!' || r > '~' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 }
 
-// do is the single request path. Its callers have checked r's method and
-// path segments, each naming its own parameters in the error.
+// do is the single request path. Its callers have checked r's method, path
+// segments and any raw JSON body, each naming its own parameters in the
+// error; the SDK's own raw bodies are built valid once.
 func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 	if c == nil || c.creds == nil {
 		return errNoClient
@@ -414,10 +418,7 @@ func (c *RestClient) target(r *Request) (string, error) {
 	var b strings.Builder
 	b.Grow(n)
 	b.WriteString(c.base)
-	for _, seg := range r.Path {
-		b.WriteByte('/')
-		b.WriteString(url.PathEscape(seg))
-	}
+	c.writePath(&b, r.Path, false)
 	if q != "" {
 		b.WriteByte('?')
 		b.WriteString(q)
@@ -430,15 +431,21 @@ func (c *RestClient) target(r *Request) (string, error) {
 func (c *RestClient) displayPath(path []string) string {
 	var b strings.Builder
 	b.WriteString("/v1")
+	c.writePath(&b, path, true)
+	return b.String()
+}
+
+// writePath writes each segment escaped as one path segment, the auth ID as
+// "{auth_id}" when hideAuthID is set.
+func (c *RestClient) writePath(b *strings.Builder, path []string, hideAuthID bool) {
 	for _, seg := range path {
 		b.WriteByte('/')
-		if seg == c.creds.authID {
+		if hideAuthID && seg == c.creds.authID {
 			b.WriteString("{auth_id}")
 		} else {
 			b.WriteString(url.PathEscape(seg))
 		}
 	}
-	return b.String()
 }
 
 func encodeBody(v any) ([]byte, error) {
@@ -446,9 +453,6 @@ func encodeBody(v any) ([]byte, error) {
 	case nil:
 		return nil, nil
 	case json.RawMessage:
-		if !json.Valid(b) {
-			return nil, invalidArgument("Request.Body", "is not valid JSON")
-		}
 		return b, nil
 	}
 	body, err := json.Marshal(v)
