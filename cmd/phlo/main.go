@@ -205,6 +205,20 @@ func (cmd *command) client() (*phlo.RestClient, error) {
 	return phlo.NewRestClient(cmd.cli.getenv(phlo.EnvAuthID), cmd.cli.getenv(phlo.EnvAuthToken), opts...)
 }
 
+// call builds the client, runs f with it, and prints f's result as JSON.
+func (cmd *command) call(f func(*phlo.RestClient) (any, error)) error {
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	defer client.CloseIdleConnections()
+	v, err := f(client)
+	if err != nil {
+		return err
+	}
+	return cmd.cli.print(v)
+}
+
 func (c *cli) print(v any) error {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
@@ -238,16 +252,9 @@ func (c *cli) member(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	resp, err := act(client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID).Member(pos[0]), ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(resp)
+	return cmd.call(func(client *phlo.RestClient) (any, error) {
+		return act(client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID).Member(pos[0]), ctx)
+	})
 }
 
 func (c *cli) callAction(ctx context.Context, name string, args []string) error {
@@ -261,22 +268,16 @@ func (c *cli) callAction(ctx context.Context, name string, args []string) error 
 		return err
 	}
 	p.Role = phlo.Role(role)
-	client, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	mpc := client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID)
-	act := map[string]func(context.Context, phlo.CallParams) (*phlo.ActionResponse, error){
-		"call":          mpc.Call,
-		"warm-transfer": mpc.WarmTransfer,
-		"cold-transfer": mpc.ColdTransfer,
-	}[name]
-	resp, err := act(ctx, p)
-	if err != nil {
-		return err
-	}
-	return c.print(resp)
+	act := callActions[name]
+	return cmd.call(func(client *phlo.RestClient) (any, error) {
+		return act(client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID), ctx, p)
+	})
+}
+
+var callActions = map[string]func(*phlo.MultiPartyCall, context.Context, phlo.CallParams) (*phlo.ActionResponse, error){
+	"call":          (*phlo.MultiPartyCall).Call,
+	"warm-transfer": (*phlo.MultiPartyCall).WarmTransfer,
+	"cold-transfer": (*phlo.MultiPartyCall).ColdTransfer,
 }
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -294,16 +295,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		}
 		payload[k] = v
 	}
-	client, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	res, err := client.Phlo(cmd.phloID).Run(ctx, payload)
-	if err != nil {
-		return err
-	}
-	return c.print(res)
+	return cmd.call(func(client *phlo.RestClient) (any, error) {
+		return client.Phlo(cmd.phloID).Run(ctx, payload)
+	})
 }
 
 func (c *cli) runGet(ctx context.Context, args []string) error {
@@ -312,17 +306,14 @@ func (c *cli) runGet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	r, err := client.Phlo(cmd.phloID).GetRun(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	// The raw reply holds every field the runner sent, known or not.
-	return c.print(r.Raw)
+	return cmd.call(func(client *phlo.RestClient) (any, error) {
+		r, err := client.Phlo(cmd.phloID).GetRun(ctx, pos[0])
+		if err != nil {
+			return nil, err
+		}
+		// The raw reply holds every field the runner sent, known or not.
+		return r.Raw, nil
+	})
 }
 
 func (c *cli) getPhlo(ctx context.Context, args []string) error {
@@ -330,16 +321,9 @@ func (c *cli) getPhlo(ctx context.Context, args []string) error {
 	if _, err := cmd.parse(args, 0, 0); err != nil {
 		return err
 	}
-	client, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	info, err := client.Phlo(cmd.phloID).Get(ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(info)
+	return cmd.call(func(client *phlo.RestClient) (any, error) {
+		return client.Phlo(cmd.phloID).Get(ctx)
+	})
 }
 
 func (c *cli) getNode(ctx context.Context, args []string) error {
@@ -347,16 +331,9 @@ func (c *cli) getNode(ctx context.Context, args []string) error {
 	if _, err := cmd.parse(args, 0, 0); err != nil {
 		return err
 	}
-	client, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	info, err := client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID).Get(ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(info)
+	return cmd.call(func(client *phlo.RestClient) (any, error) {
+		return client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID).Get(ctx)
+	})
 }
 
 // members collects repeated --member flags.
