@@ -111,21 +111,19 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		status = http.StatusOK
 	}
 	switch {
-	case f.Truncate:
+	case f.Truncate, f.Stall:
+		// Promise more body than comes, so the client waits for the rest.
 		h.Set("Content-Length", strconv.Itoa(len(f.Body)+1024))
 		w.WriteHeader(status)
 		io.WriteString(w, f.Body)
-		closeConn(w)
-	case f.Stall:
-		h.Set("Content-Length", strconv.Itoa(len(f.Body)+1024))
-		w.WriteHeader(status)
-		io.WriteString(w, f.Body)
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
+		if f.Stall {
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+			select {
+			case <-r.Context().Done():
+			case <-s.closed:
+			}
 		}
 		closeConn(w)
 	default:
