@@ -329,6 +329,8 @@ type Request struct {
 // one) matches ErrInvalidResponse.
 func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
 	switch {
+	case c == nil || c.creds == nil:
+		return errNoClient
 	case r.Method == "" || strings.IndexFunc(r.Method, isNotTokenRune) >= 0:
 		return invalidArgument("Request.Method", "must be an HTTP method")
 	case len(r.Path) == 0:
@@ -349,13 +351,10 @@ func isNotTokenRune(r rune) bool {
 	return r < '!' || r > '~' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 }
 
-// do is the single request path. Its callers have checked r's method, path
-// segments and any raw JSON body, each naming its own parameters in the
-// error; the SDK's own raw bodies are built valid once.
+// do is the single request path. Its callers have checked the client, r's
+// method, path segments and any raw JSON body, each naming its own
+// parameters in the error; the SDK's own raw bodies are built valid once.
 func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
-	if c == nil || c.creds == nil {
-		return errNoClient
-	}
 	if ctx == nil {
 		return invalidArgument("ctx", "must not be nil: use context.Background()")
 	}
