@@ -10,35 +10,35 @@
 //	member := client.Phlo(phloID).MultiPartyCall(nodeID).Member("+14155550100")
 //	resp, err := member.Hold(ctx)
 //
-// Holding a member is one request. Every failure is an error to inspect with
-// errors.As (*APIError, *ArgumentError) and errors.Is (ErrNotFound and the
-// other sentinels, context.Canceled, context.DeadlineExceeded).
+// Holding a member is one request, and it reaches the runner at most once
+// per attempt: neither the SDK nor net/http below it sends a request again
+// unless the retry policy says it may. Every failure is an error to inspect
+// with errors.As (*APIError, *ArgumentError) and errors.Is (ErrNotFound and
+// the other sentinels, context.Canceled, context.DeadlineExceeded). No
+// error, log record or printed value shows a credential, whatever a server
+// sends back.
 //
 // Package phlotest provides a fake runner for tests that need no network.
 package phlo
 
 import (
-	"bytes"
-	"context"
+	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/google/go-querystring/query"
 )
 
 // Version is the SDK's version, sent in the User-Agent header.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // DefaultBaseURL is the PHLO runner's address.
 const DefaultBaseURL = "https://phlorunner.plivo.com"
@@ -62,15 +62,19 @@ var sdkAgent = "phlo-go/" + Version + " (" + runtime.Version() + "; " + runtime.
 // RestClient talks to the PHLO runner. It is safe for concurrent use by many
 // goroutines; build one and share it.
 //
-// Printing a RestClient with any fmt verb or through slog never shows its
-// credentials.
+// Printing a RestClient, or a value that holds one, with any fmt verb or
+// through slog never shows its credentials.
 type RestClient struct {
-	// creds is behind a pointer so that even fmt's reflection, which
-	// prints a struct's unexported fields, shows only an address.
-	creds   *credentials
+	// creds is reached through a function because fmt prints what it finds
+	// behind pointers, interfaces and slices when it prints a struct that
+	// holds a RestClient, but shows a function only as an address.
+	creds   func() *credentials
 	headers requestHeaders
-	base    string // scheme://host[/prefix]/v1, no trailing slash
-	http    *http.Client
+	base    *url.URL // scheme://host[/prefix]/v1, no trailing slash
+	// client is the caller's WithHTTPClient, read at each request so that
+	// changes made to it after NewRestClient (httpmock.ActivateNonDefault)
+	// take effect; nil sends through defaultClient.
+	client  *http.Client
 	timeout time.Duration
 	retry   RetryPolicy
 	logger  *slog.Logger
@@ -81,10 +85,13 @@ type credentials struct {
 	// basicAuth is the Authorization header value, shared read-only by
 	// every request.
 	basicAuth []string
+	// redactor replaces the token and the basic auth value in whatever a
+	// server sends back before it reaches an error or a log record.
+	redactor *strings.Replacer
 }
 
-// requestHeaders are built once per client and shared, read-only, by every
-// request: the transport only reads them.
+// requestHeaders are built once per client; each request gets its own map
+// holding these shared, read-only values.
 type requestHeaders struct {
 	userAgent, json []string
 }
@@ -113,9 +120,12 @@ func WithBaseURL(rawURL string) Option {
 	}
 }
 
-// WithHTTPClient makes the client send through c. The SDK uses a copy of c
-// that never follows redirects, so c itself is not changed. c's Timeout, if
-// any, applies to each attempt; WithTimeout bounds the whole call.
+// WithHTTPClient makes the client send through c, as c stands at each
+// request: a change to c after NewRestClient, such as
+// httpmock.ActivateNonDefault(c), takes effect. Redirects are never
+// followed, whatever c's CheckRedirect says, and c itself is not changed.
+// c's Timeout, if any, applies to each attempt; WithTimeout bounds the
+// whole call.
 func WithHTTPClient(c *http.Client) Option {
 	return func(s *settings) error {
 		if c == nil {
@@ -144,7 +154,8 @@ func WithUserAgent(product string) Option {
 
 // WithTimeout bounds every call, retries and waits included; the default is
 // DefaultTimeout. Zero means no bound beyond the context's own. A context
-// deadline that comes sooner still wins.
+// deadline that comes sooner still wins. A call it ends returns an error
+// that matches context.DeadlineExceeded and says that this bound ran out.
 func WithTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {
@@ -155,9 +166,11 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLogger makes the client write one debug record per attempt: method,
-// path, status, api_id, attempt and duration. Records never carry a
-// credential; a path segment equal to the auth ID reads "{auth_id}".
+// WithLogger makes the client write debug records: one per attempt
+// ("phlo request": method, path, status, api_id, attempt, duration, error)
+// and one per wait before a retry ("phlo retry": wait, attempt, reason).
+// Records never carry a credential; a path segment equal to the auth ID
+// reads "{auth_id}".
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l
@@ -168,7 +181,8 @@ func WithLogger(l *slog.Logger) Option {
 // NewRestClient returns a client that authenticates with authID and
 // authToken. An empty authID or authToken is read from PLIVO_AUTH_ID or
 // PLIVO_AUTH_TOKEN; if it is still empty the error matches
-// ErrMissingCredentials.
+// ErrMissingCredentials. Building a client starts no goroutine and opens no
+// connection.
 func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error) {
 	if authID == "" {
 		authID = os.Getenv(EnvAuthID)
@@ -212,40 +226,68 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 	if s.userAgent != "" {
 		agent = s.userAgent + " " + sdkAgent
 	}
-	basic := base64.StdEncoding.EncodeToString([]byte(authID + ":" + authToken))
+	creds := newCredentials(authID, authToken)
 	return &RestClient{
-		creds: &credentials{authID: authID, basicAuth: []string{"Basic " + basic}},
+		creds: func() *credentials { return creds },
 		headers: requestHeaders{
 			userAgent: []string{agent},
 			json:      []string{"application/json"},
 		},
 		base:    base,
-		http:    noRedirects(s.client),
+		client:  s.client,
 		timeout: s.timeout,
 		retry:   s.retry,
 		logger:  s.logger,
 	}, nil
 }
 
+func newCredentials(authID, authToken string) *credentials {
+	basic := base64.StdEncoding.EncodeToString([]byte(authID + ":" + authToken))
+	unpadded := strings.TrimRight(basic, "=")
+	return &credentials{
+		authID:    authID,
+		basicAuth: []string{"Basic " + basic},
+		// Longest first at each position: the whole header value, then its
+		// base64 as JSON with escaped slashes, padded and unpadded, then the
+		// token alone. The auth ID reads as it does in paths.
+		redactor: strings.NewReplacer(
+			"Basic "+basic, redacted,
+			strings.ReplaceAll(basic, "/", `\/`), redacted,
+			basic, redacted,
+			unpadded, redacted,
+			authToken, redacted,
+			authID, "{auth_id}",
+		),
+	}
+}
+
 // parseBaseURL checks rawURL and returns it with "/v1" appended.
-func parseBaseURL(rawURL string) (string, error) {
+func parseBaseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", invalidArgument("WithBaseURL", "is not a URL")
+		return nil, invalidArgument("WithBaseURL", "is not a URL")
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
-		return "", invalidArgument("WithBaseURL", "must use https (or http to a loopback host)")
+		return nil, invalidArgument("WithBaseURL", "must use https (or http to a loopback host)")
 	case u.Host == "" || u.Opaque != "":
-		return "", invalidArgument("WithBaseURL", "must name a host")
+		return nil, invalidArgument("WithBaseURL", "must name a host")
 	case u.User != nil:
-		return "", invalidArgument("WithBaseURL", "must not carry credentials")
+		return nil, invalidArgument("WithBaseURL", "must not carry credentials")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", invalidArgument("WithBaseURL", "must not have a query or fragment")
+		return nil, invalidArgument("WithBaseURL", "must not have a query or fragment")
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return "", invalidArgument("WithBaseURL", "must use https unless the host is loopback: basic auth is never sent in clear")
+		return nil, invalidArgument("WithBaseURL", "must use https unless the host is loopback: basic auth is never sent in clear")
 	}
-	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/") + "/v1", nil
+	base := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	base.Path = strings.TrimRight(u.Path, "/") + "/v1"
+	base.RawPath = strings.TrimRight(u.EscapedPath(), "/") + "/v1"
+	// Every request URL is this one with segments added; one that does not
+	// read back as itself would fail every request.
+	if back, err := url.Parse(base.String()); err != nil || back.Host != base.Host || back.EscapedPath() != base.EscapedPath() {
+		return nil, invalidArgument("WithBaseURL", "cannot form a request URL")
+	}
+	return base, nil
 }
 
 func isLoopback(host string) bool {
@@ -256,411 +298,145 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newTransport is the default transport: http.DefaultTransport's settings
-// with an idle pool large enough that a busy service calling from many
-// goroutines reuses connections instead of opening new ones.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	return t
-}
-
-// noRedirects returns a copy of c, or a new client, that hands back a
-// redirect instead of following it, so that credentials never reach a host
-// the caller did not name.
-func noRedirects(c *http.Client) *http.Client {
-	var cp http.Client
-	if c != nil {
-		cp = *c
-	} else {
-		cp.Transport = newTransport()
+// NewTransport returns a new transport with the SDK's settings: proxies from
+// the environment, HTTP/2 when the server offers it, TLS 1.2 or later, reply
+// headers capped at 64 KiB, and a pool of 128 connections per host that
+// requests wait for rather than opening more, so that a busy service never
+// pays a handshake per request. Wrap it to trace requests without losing the
+// pool:
+//
+//	hc := &http.Client{Transport: otelhttp.NewTransport(phlo.NewTransport())}
+//	client, err := phlo.NewRestClient(id, token, phlo.WithHTTPClient(hc))
+func NewTransport() *http.Transport {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    10 * time.Second,
+		MaxIdleConns:           512,
+		MaxIdleConnsPerHost:    maxConnsPerHost,
+		MaxConnsPerHost:        maxConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
-	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &cp
 }
 
-// CloseIdleConnections closes the client's idle keep-alive connections.
-// Call it when the client is no longer needed.
-func (c *RestClient) CloseIdleConnections() { c.http.CloseIdleConnections() }
+const (
+	// maxConnsPerHost bounds both the open and the idle connections, so
+	// that a burst beyond it waits for a connection instead of opening one
+	// that the idle pool would close again.
+	maxConnsPerHost        = 128
+	maxResponseHeaderBytes = 64 << 10
+)
 
-// AuthID returns the auth ID the client authenticates with. The auth token
-// cannot be read back.
-func (c *RestClient) AuthID() string { return c.creds.authID }
+// sharedTransport is the pool every client without WithHTTPClient shares, as
+// clients of http.DefaultClient share http.DefaultTransport: a thousand
+// clients, one per tenant, cost no more connections than their concurrency.
+// It is made at the first request.
+var sharedTransport = sync.OnceValue(NewTransport)
 
-// BaseURL returns the address requests are sent to, with "/v1" appended.
-func (c *RestClient) BaseURL() string { return c.base }
+// stdTransport is http.DefaultTransport as the standard library made it,
+// to tell whether the program has replaced it since.
+var stdTransport, _ = http.DefaultTransport.(*http.Transport)
+
+// defaultTransport sends through http.DefaultTransport when the program has
+// replaced it (httpmock.Activate, a tracing wrapper), whether before or after
+// the client was built, and otherwise through sharedTransport.
+type defaultTransport struct{}
+
+func (defaultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return currentTransport().RoundTrip(r)
+}
+
+// CloseIdleConnections closes the idle connections of the transport that
+// requests go through now.
+func (defaultTransport) CloseIdleConnections() {
+	type closeIdler interface{ CloseIdleConnections() }
+	if c, ok := currentTransport().(closeIdler); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func currentTransport() http.RoundTripper {
+	rt := http.DefaultTransport
+	if t, ok := rt.(*http.Transport); ok && t == stdTransport {
+		return sharedTransport()
+	}
+	if rt == nil {
+		return sharedTransport()
+	}
+	// A nil pointer would panic when called: it is no replacement.
+	if v := reflect.ValueOf(rt); v.Kind() == reflect.Pointer && v.IsNil() {
+		return sharedTransport()
+	}
+	return rt
+}
+
+// defaultClient is the HTTP client of every RestClient built without
+// WithHTTPClient. It holds no state of its own.
+var defaultClient = &http.Client{Transport: defaultTransport{}, CheckRedirect: stopRedirects}
+
+// stopRedirects hands a redirect back instead of following it, so that
+// credentials never reach a host the caller did not name.
+func stopRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// httpClient returns the client for one attempt.
+func (c *RestClient) httpClient() *http.Client {
+	if c.client == nil {
+		return defaultClient
+	}
+	hc := *c.client
+	hc.CheckRedirect = stopRedirects
+	return &hc
+}
+
+// CloseIdleConnections closes idle keep-alive connections. A client built
+// with WithHTTPClient closes those of its own http.Client. Every other
+// client shares one pool (or sends through a replaced
+// http.DefaultTransport), and closes that pool's idle connections, which
+// other clients would otherwise have reused: there is no need to call it
+// when a client is dropped, since it holds no connection of its own.
+func (c *RestClient) CloseIdleConnections() {
+	if c == nil || c.creds == nil {
+		return
+	}
+	c.httpClient().CloseIdleConnections()
+}
+
+// AuthID returns the auth ID the client authenticates with, or "" for a nil
+// or zero client. The auth token cannot be read back.
+func (c *RestClient) AuthID() string {
+	if c == nil || c.creds == nil {
+		return ""
+	}
+	return c.creds().authID
+}
+
+// BaseURL returns the address requests are sent to, with "/v1" appended, or
+// "" for a nil or zero client.
+func (c *RestClient) BaseURL() string {
+	if c == nil || c.base == nil {
+		return ""
+	}
+	return c.base.String()
+}
 
 // Format prints the client without its credentials, for every verb.
-func (c RestClient) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "phlo.RestClient{BaseURL: %q, AuthID: %q}", c.base, redacted)
+func (c *RestClient) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "phlo.RestClient{BaseURL: %q, AuthID: %q}", c.BaseURL(), redacted)
 }
 
 // LogValue keeps credentials out of slog records.
-func (c RestClient) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("base_url", c.base), slog.String("auth_id", redacted))
+func (c *RestClient) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base_url", c.BaseURL()), slog.String("auth_id", redacted))
 }
 
 const redacted = "[redacted]"
 
-// Request is one call to any PHLO endpoint, for endpoints the SDK does not
-// wrap yet. It goes through the same path as every wrapped action: the same
-// validation, auth, headers, retries, errors and bounded reads.
-type Request struct {
-	// Method is the HTTP method: GET, POST, ...
-	Method string
-	// Path holds the segments under /v1, each escaped as one segment:
-	// {"phlo", phloID, "runs", runID}.
-	Path []string
-	// Query is a struct with `url:"..."` tags, encoded with
-	// github.com/google/go-querystring, or url.Values, or nil.
-	Query any
-	// Body is encoded as JSON (a json.RawMessage is sent as it is); nil
-	// sends no body.
-	Body any
-	// Idempotent says the request may be repeated after it may have reached
-	// the server: on 502, 503, 504 and transport errors. GETs always may.
-	Idempotent bool
-}
-
-// Do sends r and decodes the JSON reply into out, which may be nil. A reply
-// with a non-2xx status, or with a non-empty "error" field, is an *APIError;
-// a successful reply that is not a JSON object (the runner always sends
-// one) matches ErrInvalidResponse.
-func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
-	switch {
-	case c == nil || c.creds == nil:
-		return errNoClient
-	case r.Method == "" || strings.IndexFunc(r.Method, isNotTokenRune) >= 0:
-		return invalidArgument("Request.Method", "must be an HTTP method")
-	case len(r.Path) == 0:
-		return invalidArgument("Request.Path", "must not be empty")
-	}
-	for i, seg := range r.Path {
-		if err := checkSegment(fmt.Sprintf("Request.Path[%d]", i), seg); err != nil {
-			return err
-		}
-	}
-	if raw, ok := r.Body.(json.RawMessage); ok && !json.Valid(raw) {
-		return invalidArgument("Request.Body", "is not valid JSON")
-	}
-	return c.do(ctx, &r, out)
-}
-
-func isNotTokenRune(r rune) bool {
-	return r < '!' || r > '~' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
-}
-
-// do is the single request path. Its callers have checked the client, r's
-// method, path segments and any raw JSON body, each naming its own
-// parameters in the error; the SDK's own raw bodies are built valid once.
-func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
-	if ctx == nil {
-		return invalidArgument("ctx", "must not be nil: use context.Background()")
-	}
-	target, err := c.target(r)
-	if err != nil {
-		return err
-	}
-	body, err := encodeBody(r.Body)
-	if err != nil {
-		return err
-	}
-	if c.timeout > 0 {
-		if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, c.timeout)
-			defer cancel()
-		}
-	}
-	repeatable := r.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("phlo: %s %s: %w", r.Method, c.displayPath(r.Path), err)
-		}
-		start := time.Now()
-		res := c.send(ctx, r.Method, target, body, out)
-		if c.logger != nil {
-			c.log(ctx, r, attempt, res, time.Since(start))
-		}
-		if res.err == nil {
-			return nil
-		}
-		wait, retry := c.retry.next(ctx, attempt, res, repeatable)
-		if !retry {
-			return c.fail(r, attempt, res)
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("phlo: %s %s: %w while waiting to retry: %w", r.Method, c.displayPath(r.Path), err, c.fail(r, attempt, res))
-		}
-	}
-}
-
-// target builds the request URL: each path segment escaped as one segment.
-func (c *RestClient) target(r *Request) (string, error) {
-	var q string
-	switch v := r.Query.(type) {
-	case nil:
-	case url.Values:
-		q = v.Encode()
-	default:
-		vals, err := query.Values(v)
-		if err != nil {
-			return "", invalidArgument("Request.Query", "cannot be encoded: %v", err)
-		}
-		q = vals.Encode()
-	}
-	n := len(c.base) + len(q) + 1
-	for _, seg := range r.Path {
-		n += len(seg) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(c.base)
-	c.writePath(&b, r.Path, false)
-	if q != "" {
-		b.WriteByte('?')
-		b.WriteString(q)
-	}
-	return b.String(), nil
-}
-
-// displayPath is the request path for errors and logs, with the auth ID
-// hidden.
-func (c *RestClient) displayPath(path []string) string {
-	var b strings.Builder
-	b.WriteString("/v1")
-	c.writePath(&b, path, true)
-	return b.String()
-}
-
-// writePath writes each segment escaped as one path segment, the auth ID as
-// "{auth_id}" when hideAuthID is set.
-func (c *RestClient) writePath(b *strings.Builder, path []string, hideAuthID bool) {
-	for _, seg := range path {
-		b.WriteByte('/')
-		if hideAuthID && seg == c.creds.authID {
-			b.WriteString("{auth_id}")
-		} else {
-			b.WriteString(url.PathEscape(seg))
-		}
-	}
-}
-
-func encodeBody(v any) ([]byte, error) {
-	switch b := v.(type) {
-	case nil:
-		return nil, nil
-	case json.RawMessage:
-		return b, nil
-	}
-	body, err := json.Marshal(v)
-	if err != nil {
-		return nil, invalidArgument("Request.Body", "cannot be encoded as JSON: %v", err)
-	}
-	return body, nil
-}
-
-// outcome is what one attempt came to.
-type outcome struct {
-	status     int    // 0 when no reply arrived
-	apiID      string // from the reply, when it had one
-	err        error  // nil on success
-	unsent     bool   // the request provably never left: a dial failure
-	broken     bool   // no whole reply arrived: a transport failure
-	retryAfter time.Duration
-}
-
-// send makes one attempt. The body is read anew from body each time, so a
-// retry sends the same bytes.
-func (c *RestClient) send(ctx context.Context, method, target string, body []byte, out any) outcome {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return outcome{err: invalidArgument("Request", "cannot be built: %v", err), unsent: true}
-	}
-	req.Header["Authorization"] = c.creds.basicAuth
-	req.Header["User-Agent"] = c.headers.userAgent
-	req.Header["Accept"] = c.headers.json
-	if body != nil {
-		req.Header["Content-Type"] = c.headers.json
-	}
-
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return outcome{err: transportError(ctx, err), unsent: neverSent(err), broken: true}
-	}
-	defer resp.Body.Close()
-
-	data, tooLarge, err := readBody(resp.Body, resp.ContentLength)
-	res := outcome{status: resp.StatusCode}
-	if v := resp.Header.Get("Retry-After"); v != "" {
-		res.retryAfter = parseRetryAfter(v, time.Now())
-	}
-	if err != nil {
-		res.err, res.broken = transportError(ctx, err), true
-		return res
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := newAPIError(resp.StatusCode, data)
-		res.apiID, res.err = e.APIID, e
-		return res
-	}
-	if tooLarge {
-		res.err = fmt.Errorf("%w: the %d reply is larger than %d bytes", ErrInvalidResponse, resp.StatusCode, MaxResponseBytes)
-		return res
-	}
-	res.apiID, res.err = decodeSuccess(resp.StatusCode, data, out)
-	return res
-}
-
-// readBody reads at most MaxResponseBytes, saying whether there was more.
-// The buffer is sized from the Content-Length, when the server sent one, so
-// that a small reply costs one small allocation.
-func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err error) {
-	size := 512
-	if contentLength >= 0 && contentLength < MaxResponseBytes {
-		size = int(contentLength) + 1 // room to read EOF without growing
-	}
-	lr := io.LimitedReader{R: r, N: MaxResponseBytes + 1}
-	data = make([]byte, 0, size)
-	for {
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
-		}
-		n, rerr := lr.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if rerr != nil {
-			if rerr != io.EOF {
-				err = rerr
-			}
-			break
-		}
-	}
-	if len(data) > MaxResponseBytes {
-		return data[:MaxResponseBytes], true, err
-	}
-	return data, false, err
-}
-
-// envelope is implemented by the reply types that carry the API's api_id
-// and error fields, so that one decode gives both.
-type envelope interface {
-	envelope() (apiID, errText string)
-}
-
-type bareEnvelope struct {
-	APIID string `json:"api_id"`
-	Error string `json:"error"`
-}
-
-func (e *bareEnvelope) envelope() (string, string) { return e.APIID, e.Error }
-
-// decodeSuccess decodes a 2xx reply into out and turns a non-empty "error"
-// field into an *APIError.
-func decodeSuccess(status int, data []byte, out any) (apiID string, err error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		if out == nil {
-			return "", nil
-		}
-		return "", fmt.Errorf("%w: the %d reply has an empty body", ErrInvalidResponse, status)
-	}
-	// Every reply of the runner is a JSON object; null, a list or a bare
-	// value would decode into an empty result that looks like success.
-	if trimmed[0] != '{' {
-		return "", fmt.Errorf("%w: the %d reply is not a JSON object: %s", ErrInvalidResponse, status, sampleBody(data))
-	}
-	env, ok := out.(envelope)
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return "", fmt.Errorf("%w: the %d reply cannot be decoded (%w): %s", ErrInvalidResponse, status, err, sampleBody(data))
-		}
-	}
-	if !ok {
-		var bare bareEnvelope
-		if err := json.Unmarshal(data, &bare); err != nil && out == nil {
-			return "", fmt.Errorf("%w: the %d reply cannot be decoded (%w): %s", ErrInvalidResponse, status, err, sampleBody(data))
-		}
-		env = &bare
-	}
-	apiID, text := env.envelope()
-	if text != "" {
-		return apiID, &APIError{StatusCode: status, APIID: apiID, Message: text, Body: data}
-	}
-	return apiID, nil
-}
-
-// newAPIError describes a non-2xx reply, whatever its body.
-func newAPIError(status int, data []byte) *APIError {
-	e := &APIError{StatusCode: status, Body: data}
-	var bare bareEnvelope
-	if json.Unmarshal(data, &bare) == nil {
-		e.APIID, e.Message = bare.APIID, bare.Error
-	} else {
-		e.Message = sampleBody(data)
-	}
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
-	}
-	return e
-}
-
-// transportError words a failure to get a reply. It drops the URL that
-// net/http puts in its errors and wraps the context's error when the context
-// ended, so errors.Is(err, context.Canceled) holds.
-func transportError(ctx context.Context, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("%w (%w)", ctxErr, err)
-	}
-	return err
-}
-
-// neverSent reports whether err proves the request never left: the
-// connection could not be made.
-func neverSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// fail dresses the last attempt's error with the request it belongs to.
-func (c *RestClient) fail(r *Request, attempts int, res outcome) error {
-	var apiErr *APIError
-	if errors.As(res.err, &apiErr) {
-		apiErr.Method, apiErr.Path, apiErr.Attempts = r.Method, c.displayPath(r.Path), attempts
-		if res.retryAfter > 0 {
-			apiErr.RetryAfter = res.retryAfter
-		}
-		return apiErr
-	}
-	var argErr *ArgumentError
-	if errors.As(res.err, &argErr) {
-		return argErr
-	}
-	return fmt.Errorf("phlo: %s %s: %w", r.Method, c.displayPath(r.Path), res.err)
-}
-
-func (c *RestClient) log(ctx context.Context, r *Request, attempt int, res outcome, d time.Duration) {
-	if !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", c.displayPath(r.Path)),
-		slog.Int("status", res.status),
-		slog.String("api_id", res.apiID),
-		slog.Int("attempt", attempt),
-		slog.Duration("duration", d),
-	}
-	if res.err != nil {
-		attrs = append(attrs, slog.String("error", res.err.Error()))
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "phlo request", attrs...)
+// redact replaces every credential in s, as the server may have echoed it.
+func (c *RestClient) redact(s string) string {
+	return c.creds().redactor.Replace(s)
 }

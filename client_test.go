@@ -215,7 +215,8 @@ func TestErrorMessageSampleIsShort(t *testing.T) {
 	_, err := c.Phlo("p").Get(context.Background())
 	var apiErr *phlo.APIError
 	require.ErrorAs(t, err, &apiErr)
-	assert.LessOrEqual(t, len(err.Error()), 400)
+	assert.LessOrEqual(t, len(apiErr.Message), 512)
+	assert.LessOrEqual(t, len(err.Error()), 512+100)
 	assert.Len(t, apiErr.Body, 10000)
 }
 
@@ -323,7 +324,7 @@ func TestCredentialsAreNeverPrinted(t *testing.T) {
 	noSecrets(t, buf.String())
 }
 
-func TestLoggerWritesOneRecordPerAttempt(t *testing.T) {
+func TestLoggerWritesARecordPerAttemptAndPerWait(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var buf bytes.Buffer
@@ -345,15 +346,20 @@ func TestLoggerWritesOneRecordPerAttempt(t *testing.T) {
 	out := buf.String()
 	mu.Unlock()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 3)
+	require.Len(t, lines, 4)
 	assert.Contains(t, lines[0], `"path":"/v1/account/{auth_id}/phlo/p"`)
 	assert.Contains(t, lines[0], `"status":503`)
 	assert.Contains(t, lines[0], `"api_id":"busy"`)
+	assert.Contains(t, lines[1], `"msg":"phlo request"`)
 	assert.Contains(t, lines[1], `"attempt":1`)
-	assert.Contains(t, lines[2], `"attempt":2`)
-	assert.Contains(t, lines[2], `"api_id":"ok-1"`)
-	assert.Contains(t, lines[2], `"method":"POST"`)
-	assert.Contains(t, lines[2], `"duration"`)
+	assert.Contains(t, lines[2], `"msg":"phlo retry"`)
+	assert.Contains(t, lines[2], `"wait":1000000`)
+	assert.Contains(t, lines[2], `"attempt":1`)
+	assert.Contains(t, lines[2], `"reason":"503 Service Unavailable: try later (api_id busy)"`)
+	assert.Contains(t, lines[3], `"attempt":2`)
+	assert.Contains(t, lines[3], `"api_id":"ok-1"`)
+	assert.Contains(t, lines[3], `"method":"POST"`)
+	assert.Contains(t, lines[3], `"duration"`)
 	noSecrets(t, out)
 }
 

@@ -1,6 +1,7 @@
 package phlo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,33 +18,35 @@ import (
 var (
 	// ErrInvalidArgument is matched by every error for bad input that the SDK
 	// caught before sending anything.
-	ErrInvalidArgument = errors.New("phlo: invalid argument")
+	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrMissingCredentials is matched when no auth ID or auth token was
 	// given, either as an argument or in PLIVO_AUTH_ID / PLIVO_AUTH_TOKEN.
-	ErrMissingCredentials = errors.New("phlo: missing credentials")
+	ErrMissingCredentials = errors.New("missing credentials")
 
 	// ErrBadRequest is matched by an *APIError with status 400.
-	ErrBadRequest = errors.New("phlo: bad request")
+	ErrBadRequest = errors.New("bad request")
 	// ErrUnauthorized is matched by an *APIError with status 401.
-	ErrUnauthorized = errors.New("phlo: unauthorized")
+	ErrUnauthorized = errors.New("unauthorized")
 	// ErrForbidden is matched by an *APIError with status 403.
-	ErrForbidden = errors.New("phlo: forbidden")
+	ErrForbidden = errors.New("forbidden")
 	// ErrNotFound is matched by an *APIError with status 404.
-	ErrNotFound = errors.New("phlo: not found")
+	ErrNotFound = errors.New("not found")
 	// ErrRateLimited is matched by an *APIError with status 429.
-	ErrRateLimited = errors.New("phlo: rate limited")
+	ErrRateLimited = errors.New("rate limited")
 	// ErrServer is matched by an *APIError with a 5xx status.
-	ErrServer = errors.New("phlo: server error")
+	ErrServer = errors.New("server error")
 
 	// ErrInvalidResponse is matched when a successful reply cannot be
 	// decoded: it is not JSON, is empty where a body was expected, or is
 	// larger than the SDK reads.
-	ErrInvalidResponse = errors.New("phlo: invalid response")
+	ErrInvalidResponse = errors.New("invalid response")
 )
 
-// maxBodySample is how much of an error body APIError.Error quotes when the
-// body is not the API's JSON error object.
-const maxBodySample = 200
+// The server's words in an error are cut to these lengths, in bytes.
+const (
+	maxErrorText = 512
+	maxAPIIDText = 128
+)
 
 // APIError is the error for every reply the runner did not answer with
 // success: any status outside 2xx (a 3xx included, since redirects are never
@@ -52,21 +55,27 @@ const maxBodySample = 200
 // Use errors.As to get at its fields, and errors.Is with ErrBadRequest,
 // ErrUnauthorized, ErrForbidden, ErrNotFound, ErrRateLimited or ErrServer to
 // test its class.
+//
+// Whatever the server sent, no field shows a credential: the auth token and
+// the basic auth value read "[redacted]", the auth ID "{auth_id}".
 type APIError struct {
 	// StatusCode is the HTTP status of the reply.
 	StatusCode int
-	// APIID is the request's api_id, when the body carried one.
+	// APIID is the request's api_id, when the body carried one, on one line
+	// and cut to 128 bytes.
 	APIID string
 	// Message is the body's "error" text; when the body is not the API's
 	// JSON error object it is a short sample of the body, or the status
-	// text when the body is empty.
+	// text when the body is empty. It is one line of at most 512 bytes with
+	// no control characters.
 	Message string
 	// Body is the raw reply body, read up to the SDK's 1 MiB limit.
 	Body []byte
-	// RetryAfter is the wait the server asked for in a Retry-After header,
-	// or zero. It is set when the SDK gave up without waiting because the
-	// wait was longer than the retry policy's MaxDelay or than the context
-	// allows, so that the caller can decide.
+	// RetryAfter is the wait the server asked for in the reply's
+	// Retry-After header, or zero. A wait longer than the retry policy's
+	// MaxDelay, or than the context allows, is not waited for: the error
+	// comes back at once so that the caller can decide. A value too large
+	// to represent reads as MaxRetryAfter.
 	RetryAfter time.Duration
 	// Method and Path say which request failed. A path segment equal to
 	// the auth ID reads "{auth_id}".
@@ -77,14 +86,15 @@ type APIError struct {
 
 // Error describes the failure in one line.
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("phlo: ")
-	if e.Method != "" {
-		b.WriteString(e.Method)
-		b.WriteByte(' ')
-		b.WriteString(e.Path)
-		b.WriteString(": ")
+	if e.Method == "" {
+		return "phlo: " + e.summary()
 	}
+	return "phlo: " + e.Method + " " + e.Path + ": " + e.summary()
+}
+
+// summary is the status, the server's words and the api_id.
+func (e *APIError) summary() string {
+	var b strings.Builder
 	b.WriteString(strconv.Itoa(e.StatusCode))
 	if t := http.StatusText(e.StatusCode); t != "" {
 		b.WriteByte(' ')
@@ -92,11 +102,11 @@ func (e *APIError) Error() string {
 	}
 	if e.Message != "" && e.Message != http.StatusText(e.StatusCode) {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(cleanText(e.Message, maxErrorText))
 	}
 	if e.APIID != "" {
 		b.WriteString(" (api_id ")
-		b.WriteString(e.APIID)
+		b.WriteString(cleanText(e.APIID, maxAPIIDText))
 		b.WriteByte(')')
 	}
 	if e.RetryAfter > 0 {
@@ -140,88 +150,83 @@ type ArgumentError struct {
 
 // Error names the parameter and the problem. It never quotes a credential.
 func (e *ArgumentError) Error() string {
-	return e.kind.Error() + ": " + e.Name + " " + e.Reason
+	kind := e.kind
+	if kind == nil {
+		kind = ErrInvalidArgument
+	}
+	return "phlo: " + kind.Error() + ": " + e.Name + " " + e.Reason
 }
 
 // Unwrap returns ErrInvalidArgument or ErrMissingCredentials.
-func (e *ArgumentError) Unwrap() error { return e.kind }
+func (e *ArgumentError) Unwrap() error {
+	if e.kind == nil {
+		return ErrInvalidArgument
+	}
+	return e.kind
+}
 
 func invalidArgument(name, format string, args ...any) *ArgumentError {
 	return &ArgumentError{Name: name, Reason: fmt.Sprintf(format, args...), kind: ErrInvalidArgument}
 }
 
-// checkSegment reports why s cannot be one path segment of a request, or
-// returns nil. Escaping makes any other string safe, but an empty segment,
-// "." and ".." change the route after normalisation by proxies and servers,
-// and control characters are never part of an ID or an address.
-func checkSegment(name, s string) error {
-	switch s {
-	case "":
-		return invalidArgument(name, "must not be empty")
-	case ".", "..":
-		return invalidArgument(name, "must not be %q", s)
-	}
-	return checkText(name, s)
+// requestError is every failure that is not a reply: a transport error, an
+// invalid reply, the context ending. It wraps the context's error, the cause
+// that ended the context, and the attempt's error, for errors.Is and
+// errors.As; its text is theirs, cleaned and redacted, on one line.
+type requestError struct {
+	method, path string
+	text         string
+	errs         []error
 }
 
-// checkText rejects invalid UTF-8 and control characters.
-func checkText(name, s string) error {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f {
-			return invalidArgument(name, "must not contain control characters")
-		}
-		if c >= utf8.RuneSelf {
-			return checkRunes(name, s[i:])
-		}
-	}
-	return nil
+func (e *requestError) Error() string { return "phlo: " + e.method + " " + e.path + ": " + e.text }
+
+func (e *requestError) Unwrap() []error { return e.errs }
+
+// timeoutError is the cause of a context that WithTimeout's bound ended. It
+// matches context.DeadlineExceeded.
+type timeoutError struct{ d time.Duration }
+
+func (e timeoutError) Error() string {
+	return "the client's timeout of " + e.d.String() + " ran out (phlo.WithTimeout)"
 }
 
-func checkRunes(name, s string) error {
-	if !utf8.ValidString(s) {
-		return invalidArgument(name, "must be valid UTF-8")
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return invalidArgument(name, "must not contain control characters")
-		}
-	}
-	return nil
-}
+func (e timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// sampleBody makes a short, printable excerpt of a reply body for an error
-// message.
-func sampleBody(body []byte) string {
-	s := strings.ToValidUTF8(string(body), "\uFFFD")
-	if strings.HasPrefix(strings.TrimSpace(s), "<") {
-		s = stripTags(s)
-	}
-	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r)
-	}), " ")
-	if utf8.RuneCountInString(s) > maxBodySample {
-		r := []rune(s)
-		s = string(r[:maxBodySample]) + "…"
-	}
-	return s
-}
+// Timeout reports true, as net.Error's does for a deadline.
+func (e timeoutError) Timeout() bool { return true }
 
-// stripTags keeps the text of an HTML page, such as a proxy's error page,
-// so that the sample says "502 Bad Gateway" rather than quoting markup.
-func stripTags(s string) string {
+// cleanText makes a server's words fit for one line of an error: valid
+// UTF-8, control and format characters removed, white space folded to one
+// space, and at most max bytes, cut at a character boundary with "…".
+func cleanText(s string, max int) string {
 	var b strings.Builder
-	inTag := false
+	space := false
 	for _, r := range s {
 		switch {
-		case r == '<':
-			inTag = true
+		case unicode.IsSpace(r) || unicode.IsControl(r):
+			space = b.Len() > 0
+			continue
+		case unicode.Is(unicode.Cf, r):
+			continue
+		}
+		if space {
 			b.WriteByte(' ')
-		case r == '>':
-			inTag = false
-		case !inTag:
-			b.WriteRune(r)
+			space = false
+		}
+		b.WriteRune(r)
+		if b.Len() > max {
+			break
 		}
 	}
-	return b.String()
+	out := b.String()
+	if len(out) <= max {
+		return out
+	}
+	const ellipsis = "…"
+	cut := max - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return out[:cut] + ellipsis
 }

@@ -147,7 +147,8 @@ func noSecrets(t *testing.T, s string) {
 	require.False(t, bytes.Contains([]byte(s), []byte(testBasic[6:])), "basic auth value leaked")
 }
 
-// newCountingLogger counts the records the client logs: one per attempt.
+// newCountingLogger counts the "phlo request" records the client logs: one
+// per attempt.
 func newCountingLogger(mu *sync.Mutex, n *int) phlo.Option {
 	return phlo.WithLogger(slog.New(countHandler{mu, n}))
 }
@@ -159,7 +160,10 @@ type countHandler struct {
 
 func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
 
-func (h countHandler) Handle(context.Context, slog.Record) error {
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "phlo request" {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	*h.n++

@@ -35,18 +35,17 @@ func (m *Member) PhloID() string { return m.call.phlo.id }
 
 // memberAction is one action on a member, with its body encoded once.
 type memberAction struct {
-	name string
-	body any
-	// repeatable actions leave the call in the same state when sent twice,
+	body json.RawMessage
+	// idempotent actions leave the call in the same state when sent twice,
 	// so they may be retried after a 502, 503, 504 or transport error.
-	repeatable bool
+	idempotent bool
 }
 
-func newMemberAction(name string, repeatable bool) memberAction {
+func newMemberAction(name string, idempotent bool) memberAction {
 	body, _ := json.Marshal(struct {
 		Action string `json:"action"`
 	}{name})
-	return memberAction{name: name, body: json.RawMessage(body), repeatable: repeatable}
+	return memberAction{body: body, idempotent: idempotent}
 }
 
 var (
@@ -106,7 +105,7 @@ func (m *Member) act(ctx context.Context, a *memberAction) (*ActionResponse, err
 		Method:     http.MethodPost,
 		Path:       []string{"phlo", m.call.phlo.id, "multi_party_call", m.call.id, "members", m.address},
 		Body:       a.body,
-		Idempotent: a.repeatable,
+		Idempotent: a.idempotent,
 	}
 	var resp ActionResponse
 	if err := m.call.phlo.client.do(ctx, &r, &resp); err != nil {

@@ -88,8 +88,9 @@ func (i *NodeInfo) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ActionResponse is the reply to an action on a call or a member. A reply
-// whose error field is not empty comes back as an *APIError instead.
+// ActionResponse is the reply to an action on a call or a member, and the
+// envelope every reply of the runner carries. A reply whose error field is
+// not empty comes back as an *APIError instead.
 type ActionResponse struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
@@ -97,8 +98,6 @@ type ActionResponse struct {
 	// ActionResponse.
 	Error string `json:"error"`
 }
-
-func (r *ActionResponse) envelope() (string, string) { return r.APIID, r.Error }
 
 // Get fetches the node's details.
 func (m *MultiPartyCall) Get(ctx context.Context) (*NodeInfo, error) {

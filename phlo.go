@@ -106,7 +106,7 @@ func (p *Phlo) Run(ctx context.Context, payload map[string]any) (*RunResult, err
 		body = payload
 	}
 	var res RunResult
-	r := Request{Method: http.MethodPost, Path: []string{"account", p.client.creds.authID, "phlo", p.id}, Body: body}
+	r := Request{Method: http.MethodPost, Path: []string{"account", p.client.creds().authID, "phlo", p.id}, Body: body}
 	if err := p.client.do(ctx, &r, &res); err != nil {
 		return nil, err
 	}

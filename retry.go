@@ -2,8 +2,11 @@ package phlo
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,18 +15,24 @@ import (
 
 // RetryPolicy says how often and how long the client waits before sending a
 // request again. The API has no idempotency key, so the client repeats only
-// what is safe to repeat:
+// what is idempotent, where sending it twice leaves the call as sending it
+// once would:
 //
 //   - any request that got a 429, or that provably never left (the
 //     connection could not be made);
-//   - also on 502, 503, 504 and other transport errors, requests that are
-//     safe to repeat: GETs, the member actions hold, unhold, hangup and
+//   - also on 502, 503, 504 and other transport errors, idempotent
+//     requests: GETs, the member actions hold, unhold, hangup and
 //     abort_transfer, and a Request marked Idempotent.
 //
 // call, warm_transfer, cold_transfer, resume_call, voicemail_drop and a PHLO
 // run are never sent again once they may have reached the server: a second
 // send could dial a second call. A 500 is never retried either, since the
-// action may have happened.
+// action may have happened, nor is a failure that would come again: a
+// certificate that cannot be trusted, an invalid reply, any other status.
+//
+// Only this policy sends a request again: the SDK gives net/http no way to
+// resend one on its own, over HTTP/1.1 or HTTP/2, so a request reaches the
+// server at most MaxRetries+1 times per call.
 type RetryPolicy struct {
 	// MaxRetries is how many times a request may be sent again after the
 	// first attempt; 0 means never.
@@ -58,38 +67,73 @@ func WithRetryPolicy(p RetryPolicy) Option {
 	}
 }
 
-// next decides, from the outcome of attempt n (counting from 1), whether to
+// next decides, from the error of attempt n (counting from 1), whether to
 // send again and after how long. It decides on the status alone, never on
 // the body.
-func (p RetryPolicy) next(ctx context.Context, n int, res outcome, repeatable bool) (time.Duration, bool) {
+func (p RetryPolicy) next(ctx context.Context, n int, err error, idempotent bool) (time.Duration, bool) {
 	if n > p.MaxRetries {
 		return 0, false
 	}
-	if err := ctx.Err(); err != nil && errors.Is(res.err, err) {
+	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 		// The context ended the attempt itself. A context that ended
 		// after a reply came is left to the wait, whose error keeps both.
 		return 0, false
 	}
+	var retryAfter time.Duration
+	var apiErr *APIError
 	switch {
-	case res.unsent, res.status == http.StatusTooManyRequests && !res.broken:
-	case res.broken, res.status == http.StatusBadGateway, res.status == http.StatusServiceUnavailable, res.status == http.StatusGatewayTimeout:
-		if !repeatable {
+	case errors.As(err, &apiErr):
+		switch apiErr.StatusCode {
+		case http.StatusTooManyRequests:
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if !idempotent {
+				return 0, false
+			}
+		default:
 			return 0, false
 		}
-	default:
+		retryAfter = apiErr.RetryAfter
+	case errors.Is(err, ErrInvalidResponse), errors.Is(err, ErrInvalidArgument), permanent(err):
+		return 0, false
+	case neverSent(err):
+	case !idempotent:
 		return 0, false
 	}
 	wait := p.backoff(n)
-	if res.retryAfter > 0 {
-		if res.retryAfter > p.MaxDelay {
+	if retryAfter > 0 {
+		if retryAfter > p.MaxDelay || retryAfter >= MaxRetryAfter {
 			return 0, false
 		}
-		wait = res.retryAfter
+		wait = retryAfter
 	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 		return 0, false
 	}
 	return wait, true
+}
+
+// neverSent reports whether err proves the request never left: the
+// connection to the server, or to the proxy before it, could not be made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
+}
+
+// permanent reports whether err will come again however often the request
+// is sent: the server's certificate cannot be trusted, TLS was refused, or
+// the server does not speak TLS.
+func permanent(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		alert    tls.AlertError
+		record   tls.RecordHeaderError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &alert) || errors.As(err, &record) ||
+		errors.Is(err, http.ErrSchemeMismatch)
 }
 
 // backoff is exponential with full jitter: the wait before retry n is drawn
@@ -106,6 +150,11 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return p.MinDelay + rand.N(ceiling-p.MinDelay+1)
 }
 
+// MaxRetryAfter caps a Retry-After the SDK reads, in either form: a longer
+// wait, or a number too large to represent, reads as MaxRetryAfter, which
+// is longer than any wait the SDK makes.
+const MaxRetryAfter = 24 * time.Hour
+
 // parseRetryAfter reads a Retry-After header in either of its forms: a
 // number of seconds or an HTTP date. Anything else is no wait.
 func parseRetryAfter(v string, now time.Time) time.Duration {
@@ -113,19 +162,22 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter // too large to represent is longer than any wait
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d.Round(time.Second)
+		d := t.Sub(now)
+		switch {
+		case d <= 0:
+			return 0
+		case d > MaxRetryAfter:
+			return MaxRetryAfter
 		}
+		return d.Round(time.Second)
 	}
 	return 0
 }
