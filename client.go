@@ -73,11 +73,13 @@ type RestClient struct {
 	base    *url.URL // scheme://host[/prefix]/v1, no trailing slash
 	// client is the caller's WithHTTPClient, read at each request so that
 	// changes made to it after NewRestClient (httpmock.ActivateNonDefault)
-	// take effect; nil sends through defaultClient.
+	// take effect; nil sends through currentTransport.
 	client  *http.Client
 	timeout time.Duration
-	retry   RetryPolicy
-	logger  *slog.Logger
+	// timeoutCause ends a call's context when timeout runs out.
+	timeoutCause error
+	retry        RetryPolicy
+	logger       *slog.Logger
 }
 
 type credentials struct {
@@ -227,7 +229,7 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 		agent = s.userAgent + " " + sdkAgent
 	}
 	creds := newCredentials(authID, authToken)
-	return &RestClient{
+	c := &RestClient{
 		creds: func() *credentials { return creds },
 		headers: requestHeaders{
 			userAgent: []string{agent},
@@ -238,7 +240,11 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 		timeout: s.timeout,
 		retry:   s.retry,
 		logger:  s.logger,
-	}, nil
+	}
+	if s.timeout > 0 {
+		c.timeoutCause = timeoutError{s.timeout}
+	}
+	return c, nil
 }
 
 func newCredentials(authID, authToken string) *credentials {
@@ -342,24 +348,10 @@ var sharedTransport = sync.OnceValue(NewTransport)
 // to tell whether the program has replaced it since.
 var stdTransport, _ = http.DefaultTransport.(*http.Transport)
 
-// defaultTransport sends through http.DefaultTransport when the program has
-// replaced it (httpmock.Activate, a tracing wrapper), whether before or after
-// the client was built, and otherwise through sharedTransport.
-type defaultTransport struct{}
-
-func (defaultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return currentTransport().RoundTrip(r)
-}
-
-// CloseIdleConnections closes the idle connections of the transport that
-// requests go through now.
-func (defaultTransport) CloseIdleConnections() {
-	type closeIdler interface{ CloseIdleConnections() }
-	if c, ok := currentTransport().(closeIdler); ok {
-		c.CloseIdleConnections()
-	}
-}
-
+// currentTransport is the transport of a client built without
+// WithHTTPClient: http.DefaultTransport when the program has replaced it
+// (httpmock.Activate, a tracing wrapper), whether before or after the client
+// was built, and otherwise sharedTransport.
 func currentTransport() http.RoundTripper {
 	rt := http.DefaultTransport
 	if t, ok := rt.(*http.Transport); ok && t == stdTransport {
@@ -375,23 +367,34 @@ func currentTransport() http.RoundTripper {
 	return rt
 }
 
-// defaultClient is the HTTP client of every RestClient built without
-// WithHTTPClient. It holds no state of its own.
-var defaultClient = &http.Client{Transport: defaultTransport{}, CheckRedirect: stopRedirects}
-
-// stopRedirects hands a redirect back instead of following it, so that
-// credentials never reach a host the caller did not name.
-func stopRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// httpClient returns the client for one attempt.
-func (c *RestClient) httpClient() *http.Client {
-	if c.client == nil {
-		return defaultClient
+// roundTrip sends one attempt and never follows a redirect, so that
+// credentials never reach a host the caller did not name. A client built
+// without WithHTTPClient calls its transport itself, since an http.Client
+// would copy the headers and URL of every request to follow redirects that
+// the SDK never follows.
+func (c *RestClient) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.client != nil {
+		hc := *c.client // as it stands now: httpmock.ActivateNonDefault may have changed it
+		hc.CheckRedirect = stopRedirects
+		return hc.Do(req)
 	}
-	hc := *c.client
-	hc.CheckRedirect = stopRedirects
-	return &hc
+	rt := currentTransport()
+	resp, err := rt.RoundTrip(req)
+	switch {
+	case err != nil:
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	case resp == nil:
+		return nil, fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", rt)
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
+
+func stopRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // CloseIdleConnections closes idle keep-alive connections. A client built
 // with WithHTTPClient closes those of its own http.Client. Every other
@@ -400,10 +403,16 @@ func (c *RestClient) httpClient() *http.Client {
 // other clients would otherwise have reused: there is no need to call it
 // when a client is dropped, since it holds no connection of its own.
 func (c *RestClient) CloseIdleConnections() {
-	if c == nil || c.creds == nil {
-		return
+	switch {
+	case c == nil || c.creds == nil:
+	case c.client != nil:
+		c.client.CloseIdleConnections()
+	default:
+		type closeIdler interface{ CloseIdleConnections() }
+		if t, ok := currentTransport().(closeIdler); ok {
+			t.CloseIdleConnections()
+		}
 	}
-	c.httpClient().CloseIdleConnections()
 }
 
 // AuthID returns the auth ID the client authenticates with, or "" for a nil

@@ -13,8 +13,10 @@ import (
 	"github.com/phlogo/phlo"
 )
 
-// FuzzDecodeResponse: any status and any body give a typed result or an
-// error, never a panic, and a failed status is always an *APIError.
+// FuzzDecodeResponse: any status, body and Retry-After give a typed result
+// or an error, never a panic; a failed status is always an *APIError; an
+// error's text is one line within the bound, and no error field holds a
+// control character.
 func FuzzDecodeResponse(f *testing.F) {
 	f.Add(201, []byte(`{"api_id":"a","error":""}`))
 	f.Add(200, []byte(`{"api_id":"a","phlo_id":"p","name":"n","created_on":"2020-08-01 09:05:11.846982+00:00"}`))
@@ -22,6 +24,9 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add(404, []byte(`{}`))
 	f.Add(502, []byte(`<html><title>502</title></html>`))
 	f.Add(201, []byte(`{"api_id":`))
+	f.Add(400, []byte("{\"api_id\":\"a\\u001b[2J\",\"error\":\"x\\nlevel=ERROR\\u0085\\u2028\"}"))
+	f.Add(201, []byte(`{"error":5}`))
+	f.Add(502, []byte("\x1b]0;t\x07\xff\xfe"))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		if status < 100 || status > 999 {
 			status = 100 + (status%900+900)%900
@@ -30,7 +35,9 @@ func FuzzDecodeResponse(f *testing.F) {
 			return
 		}
 		rec := &recorder{reply: func(int, *http.Request) (*http.Response, error) {
-			return httpmock.NewBytesResponse(status, body), nil
+			resp := httpmock.NewBytesResponse(status, body)
+			resp.Header.Set("Retry-After", string(body[:min(len(body), 40)]))
+			return resp, nil
 		}}
 		c := mockClientFunc(t, rec)
 		member := c.Phlo("p").MultiPartyCall("n").Member("+1")
@@ -64,7 +71,15 @@ func check(t *testing.T, status int, nilResult bool, err error) {
 	if !nilResult {
 		t.Fatalf("an error (%v) and a result", err)
 	}
+	checkErrorText(t, err)
 	var apiErr *phlo.APIError
+	if errors.As(err, &apiErr) {
+		checkOneLine(t, apiErr.Message)
+		checkOneLine(t, apiErr.APIID)
+		if len(apiErr.Message) > 512 || len(apiErr.APIID) > 128 {
+			t.Fatalf("message of %d bytes, api_id of %d", len(apiErr.Message), len(apiErr.APIID))
+		}
+	}
 	if !ok {
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != status {
 			t.Fatalf("status %d gave %v, not an *APIError", status, err)

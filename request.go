@@ -125,7 +125,7 @@ func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 	if c.timeout > 0 {
 		if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, c.timeout, timeoutError{c.timeout})
+			ctx, cancel = context.WithTimeoutCause(ctx, c.timeout, c.timeoutCause)
 			defer cancel()
 		}
 	}
@@ -177,33 +177,48 @@ func (c *RestClient) newRequest(ctx context.Context, r *Request) (*http.Request,
 	if err != nil {
 		return nil, nil, err
 	}
-	var path, rawPath strings.Builder
-	path.WriteString(c.base.Path)
-	rawPath.WriteString(c.base.RawPath)
-	for _, seg := range r.Path {
-		path.WriteByte('/')
-		path.WriteString(seg)
-		rawPath.WriteByte('/')
-		rawPath.WriteString(url.PathEscape(seg))
+	req, err := http.NewRequestWithContext(ctx, r.Method, "", nil)
+	if err != nil {
+		return nil, nil, invalidArgument("Request", "cannot be built: %v", err)
 	}
-	u := &url.URL{Scheme: c.base.Scheme, Host: c.base.Host, Path: path.String(), RawPath: rawPath.String(), RawQuery: q}
-	h := make(http.Header, 4)
+	u := req.URL
+	u.Scheme, u.Host, u.RawQuery = c.base.Scheme, c.base.Host, q
+	u.RawPath = joinPath(c.base.RawPath, r.Path, url.PathEscape)
+	u.Path = u.RawPath
+	if c.base.Path != c.base.RawPath || strings.Contains(u.RawPath, "%") {
+		u.Path = joinPath(c.base.Path, r.Path, nil)
+	} else {
+		u.RawPath = "" // nothing was escaped
+	}
+	req.Host = u.Host
+	h := req.Header
 	h["Authorization"] = c.creds().basicAuth
 	h["User-Agent"] = c.headers.userAgent
 	h["Accept"] = c.headers.json
 	if body != nil {
 		h["Content-Type"] = c.headers.json
 	}
-	req := (&http.Request{
-		Method:     r.Method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     h,
-		Host:       u.Host,
-	}).WithContext(ctx)
 	return req, body, nil
+}
+
+// joinPath is base, then each segment after a slash, passed through escape
+// when it is not nil.
+func joinPath(base string, segs []string, escape func(string) string) string {
+	n := len(base)
+	for _, seg := range segs {
+		n += 1 + 3*len(seg)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(base)
+	for _, seg := range segs {
+		b.WriteByte('/')
+		if escape != nil {
+			seg = escape(seg)
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
 }
 
 // newBody returns an attempt's body. net/http sends a request again on its
@@ -247,7 +262,7 @@ func encodeBody(v any) ([]byte, error) {
 // send makes one attempt. It returns the reply's status and api_id, when
 // there were any, for the log.
 func (c *RestClient) send(req *http.Request, out any) (status int, apiID string, err error) {
-	resp, err := c.httpClient().Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		var ue *url.Error // its URL would carry the auth ID of a run
 		if errors.As(err, &ue) {
@@ -279,7 +294,7 @@ const smallReply = 8 << 10
 
 // readBody reads at most MaxResponseBytes, saying whether there was more.
 func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err error) {
-	lr := io.LimitReader(r, MaxResponseBytes+1)
+	lr := io.LimitedReader{R: r, N: MaxResponseBytes + 1}
 	if contentLength >= 0 && contentLength < smallReply {
 		// One allocation for a reply of the runner's usual size, with room
 		// to read EOF.
@@ -298,7 +313,7 @@ func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err
 			}
 		}
 	} else {
-		data, err = io.ReadAll(lr)
+		data, err = io.ReadAll(&lr)
 	}
 	if len(data) > MaxResponseBytes {
 		return data[:MaxResponseBytes], true, err

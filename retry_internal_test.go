@@ -2,6 +2,7 @@ package phlo
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +13,19 @@ func TestParseRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	cases := map[string]time.Duration{
-		"":          0,
-		"0":         0,
-		"-5":        0,
-		"3":         3 * time.Second,
-		" 120 ":     2 * time.Minute,
-		"999999999": 24 * time.Hour,
-		"soon":      0,
+		"":                              0,
+		"0":                             0,
+		"-5":                            0,
+		"3":                             3 * time.Second,
+		" 120 ":                         2 * time.Minute,
+		"999999999":                     MaxRetryAfter,
+		"86400":                         24 * time.Hour,
+		"99999999999999999999":          MaxRetryAfter, // too large to represent: longer than any wait
+		"+5":                            0,
+		"1.5":                           0,
+		"Fri, 31 Dec 9999 23:59:59 GMT": MaxRetryAfter,
+		now.Add(48 * time.Hour).Format(http.TimeFormat): MaxRetryAfter,
+		"soon": 0,
 		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
 		now.Add(-time.Hour).Format(http.TimeFormat):       0,
 		"Wed, 25 Nov 2026 12:00:30 GMT":                   30 * time.Second,
@@ -49,4 +56,41 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 
 	zero := RetryPolicy{MaxRetries: 1}
 	assert.Equal(t, time.Duration(0), zero.backoff(1))
+}
+
+// TestReadBodyTrustsNoContentLength: a reply that promises more than it
+// sends costs a small buffer, not what it promised.
+func TestReadBodyTrustsNoContentLength(t *testing.T) {
+	t.Parallel()
+	for _, promised := range []int64{-1, 0, 10, smallReply, 1 << 20, 1 << 40} {
+		data, tooLarge, err := readBody(strings.NewReader(`{"api_id":"a"}`), promised)
+		assert.NoError(t, err)
+		assert.False(t, tooLarge)
+		assert.Equal(t, `{"api_id":"a"}`, string(data))
+		assert.LessOrEqual(t, cap(data), smallReply, "promised %d", promised)
+	}
+	data, tooLarge, err := readBody(strings.NewReader(strings.Repeat("a", MaxResponseBytes+10)), -1)
+	assert.NoError(t, err)
+	assert.True(t, tooLarge)
+	assert.Len(t, data, MaxResponseBytes)
+}
+
+// TestCleanText: one line, no control or format characters, within the
+// bound, cut at a character boundary.
+func TestCleanText(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"plain":                        "plain",
+		"  a\n\tb\r\nc  ":              "a b c",
+		"\x1b]0;title\x07\x1b[2J":      "]0;title [2J",
+		"\u202eevil\u200b":             "evil",
+		"\xff\xfe":                     "\uFFFD\uFFFD",
+		"é" + strings.Repeat("é", 300): strings.Repeat("é", 254) + "…",
+	}
+	for in, want := range cases {
+		got := cleanText(in, 512)
+		assert.Equal(t, want, got, "%q", in)
+		assert.LessOrEqual(t, len(got), 512)
+	}
+	assert.Equal(t, "abc…", cleanText("abcdefgh", 6)) // 6 bytes
 }

@@ -292,7 +292,6 @@ func plainClient(t *testing.T, url string, opts ...phlo.Option) *phlo.RestClient
 	t.Helper()
 	c, err := phlo.NewRestClient(testAuthID, testAuthToken, append([]phlo.Option{phlo.WithBaseURL(url), phlo.WithRetryPolicy(phlo.RetryPolicy{})}, opts...)...)
 	require.NoError(t, err)
-	t.Cleanup(c.CloseIdleConnections)
 	return c
 }
 

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/phlogo/phlo"
 	"github.com/phlogo/phlo/phlotest"
@@ -78,8 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return 1
 }
 
+// oneLine folds s into one line that a terminal shows as text: control and
+// format characters (escape sequences, bidirectional overrides), which may
+// have come from a server, become spaces.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}), " ")
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -219,10 +226,30 @@ func (cmd *command) call(f func(*phlo.RestClient) (any, error)) error {
 	return cmd.cli.print(v)
 }
 
+// print writes v as indented JSON. encoding/json escapes the C0 controls;
+// print escapes the rest that a terminal would act on (DEL, the C1 controls
+// such as U+009B, and format characters such as U+202E), which can only
+// stand inside JSON strings, where \uXXXX means the same.
 func (c *cli) print(v any) error {
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, r := range string(data) {
+		if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+			if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+				fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+			} else {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+			continue
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\n')
+	_, err = io.WriteString(c.stdout, b.String())
+	return err
 }
 
 var memberActions = map[string]func(*phlo.Member, context.Context) (*phlo.ActionResponse, error){

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -213,4 +216,42 @@ func TestServeKeepsGivenCredentialsQuiet(t *testing.T) {
 	cancel()
 	assert.Equal(t, 0, <-done)
 	assert.NotContains(t, out.String(), "given-token")
+}
+
+// TestNoControlCharacterFromAServer: whatever a server sends, in an error
+// or in a result, the CLI writes no control character but line ends.
+func TestNoControlCharacterFromAServer(t *testing.T) {
+	const evil = "\x1b]0;owned\x07\x1b[2J\u009b31m\u202e\u2028\x7f\U000E0001"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			json.NewEncoder(w).Encode(map[string]string{"api_id": evil, "phlo_id": "p", "name": evil})
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"api_id": evil, "error": evil + "\nphlo: forged line"})
+	}))
+	defer srv.Close()
+	env := map[string]string{"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX", "PLIVO_AUTH_TOKEN": "token", "PHLO_BASE_URL": srv.URL}
+	for _, args := range [][]string{
+		{"member", "hold", "--phlo", "p", "--node", "n", "+1"},
+		{"get", "phlo", "--phlo", "p"},
+	} {
+		code, out, errOut := phloCmd(env, args...)
+		assert.NotEqual(t, 2, code, errOut)
+		for _, s := range []string{out, errOut} {
+			for _, r := range s {
+				if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+					t.Errorf("%v wrote %U: %q", args, r, s)
+				}
+			}
+		}
+		if code == 0 {
+			var v map[string]any
+			require.NoError(t, json.Unmarshal([]byte(out), &v), "the output is still JSON")
+			assert.Equal(t, evil, v["name"], "the escapes decode to the server's text")
+		} else {
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+		}
+	}
 }
