@@ -70,7 +70,7 @@ func TestRetriesRunOut(t *testing.T) {
 	assert.True(t, ok, "the member is still in the call")
 }
 
-func TestRetryableStatusesForRepeatableRequests(t *testing.T) {
+func TestRetryableStatusesForIdempotentRequests(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{429, 502, 503, 504} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
@@ -100,9 +100,9 @@ func TestNotRetried(t *testing.T) {
 	}
 }
 
-// TestNonRepeatableActionsAreSentOnce: with no idempotency key, an action
+// TestNonIdempotentActionsAreSentOnce: with no idempotency key, an action
 // that may have reached the server is never sent again.
-func TestNonRepeatableActionsAreSentOnce(t *testing.T) {
+func TestNonIdempotentActionsAreSentOnce(t *testing.T) {
 	t.Parallel()
 	params := phlo.CallParams{TriggerSource: agent, To: "+14155550199"}
 	actions := map[string]func(c *phlo.RestClient) error{
@@ -169,7 +169,7 @@ func TestIdempotentDoIsRetried(t *testing.T) {
 	assert.Len(t, srv.Requests(), 3)
 }
 
-func TestRepeatableActionsSurviveBrokenConnections(t *testing.T) {
+func TestIdempotentActionsSurviveBrokenConnections(t *testing.T) {
 	t.Parallel()
 	for name, f := range map[string]phlotest.Fault{
 		"dropped":        {Drop: true},
