@@ -4,15 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,38 +35,96 @@ const (
 	benchReply                        = `{"api_id":"e0a3c6a2-3d4c-11ee-8a1c-0242ac110002","error":""}`
 )
 
-// serveBenchmarks is the child process: a plain net/http server that
-// answers every request as the runner answers a member action. It stops
-// when its standard input closes, that is when the parent exits.
+// serveBenchmarks is the child process: net/http servers that answer every
+// request as the runner answers a member action, over plain HTTP, TLS with
+// HTTP/1.1 only, and TLS with HTTP/2. The plain server also answers
+// /_stats with the TLS handshakes each TLS server has made, and /v1/big with
+// a 500 KB reply sent in chunks, with no Content-Length. It prints the three
+// base URLs on one line and stops when its standard input closes, that is
+// when the parent exits.
 func serveBenchmarks() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	var h1Handshakes, h2Handshakes atomic.Int64
 	reply := []byte(benchReply)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	big := []byte(`{"api_id":"big","error":"","data":"` + strings.Repeat("x", 500_000) + `"}`)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		w.Write(reply)
-	})}
-	go srv.Serve(ln)
-	fmt.Println("http://" + ln.Addr().String())
+		switch r.URL.Path {
+		case "/_stats":
+			json.NewEncoder(w).Encode(map[string]int64{"h1": h1Handshakes.Load(), "h2": h2Handshakes.Load()})
+		case "/v1/big":
+			for chunk := range slices.Chunk(big, 32<<10) {
+				w.Write(chunk)
+				w.(http.Flusher).Flush()
+			}
+		default:
+			w.WriteHeader(http.StatusCreated)
+			w.Write(reply)
+		}
+	})
+	cert := benchCert()
+	var urls []string
+	for _, srv := range []struct {
+		protos  []string
+		counter *atomic.Int64
+	}{{nil, nil}, {[]string{"http/1.1"}, &h1Handshakes}, {[]string{"h2", "http/1.1"}, &h2Handshakes}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		hs := &http.Server{Handler: handler}
+		if srv.protos == nil {
+			urls = append(urls, "http://"+ln.Addr().String())
+		} else {
+			counter := srv.counter
+			cfg := &tls.Config{Certificates: []tls.Certificate{cert.tls}, NextProtos: srv.protos,
+				GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { counter.Add(1); return nil, nil }}
+			if !slices.Contains(srv.protos, "h2") {
+				hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // HTTP/1.1 only
+			}
+			ln = tls.NewListener(ln, cfg)
+			urls = append(urls, "https://"+ln.Addr().String())
+		}
+		go hs.Serve(ln)
+	}
+	fmt.Println(strings.Join(urls, " "))
 	io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
 }
 
+// benchCertificate is the certificate httptest serves, for 127.0.0.1, with
+// a pool that trusts it.
+type benchCertificate struct {
+	tls   tls.Certificate
+	roots *x509.CertPool
+}
+
+func benchCert() benchCertificate {
+	hs := httptest.NewUnstartedServer(http.NotFoundHandler())
+	hs.StartTLS()
+	defer hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	return benchCertificate{hs.TLS.Certificates[0], roots}
+}
+
 var bench struct {
 	once sync.Once
-	url  string
+	urls benchURLs
 	err  error
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 }
 
-// benchURL starts the child server once for all benchmarks.
-func benchURL(b *testing.B) string {
+// benchURLs are the child server's base URLs.
+type benchURLs struct{ plain, h1, h2 string }
+
+// benchURL starts the child server once for all benchmarks and returns its
+// plain HTTP base URL.
+func benchURL(b *testing.B) string { return benchServer(b).plain }
+
+func benchServer(b *testing.B) benchURLs {
 	b.Helper()
 	bench.once.Do(func() {
 		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
@@ -83,12 +145,33 @@ func benchURL(b *testing.B) string {
 		}
 		bench.cmd, bench.in = cmd, in
 		line, err := bufio.NewReader(out).ReadString('\n')
-		bench.url, bench.err = string(bytes.TrimSpace([]byte(line))), err
+		if bench.err = err; err != nil {
+			return
+		}
+		if urls := strings.Fields(line); len(urls) == 3 {
+			bench.urls = benchURLs{urls[0], urls[1], urls[2]}
+		} else {
+			bench.err = fmt.Errorf("the child printed %q", line)
+		}
 	})
 	if bench.err != nil {
 		b.Fatalf("benchmark server: %v", bench.err)
 	}
-	return bench.url
+	return bench.urls
+}
+
+// handshakes returns the TLS handshakes the child's h1 or h2 server made.
+func handshakes(b *testing.B, proto string) int64 {
+	resp, err := http.Get(benchServer(b).plain + "/_stats")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats map[string]int64
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		b.Fatal(err)
+	}
+	return stats[proto]
 }
 
 // stopBenchServer ends the child server, if one was started.

@@ -143,3 +143,55 @@ func settle() (uint64, int) {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc, runtime.NumGoroutine()
 }
+
+// TestTenantsShareOnePool: a thousand clients, one per tenant, built
+// without WithHTTPClient, start no goroutine and open no connection; holding
+// all at once they open no more connections than the pool's bound, never
+// one per client; and once dropped, what is left is the pool's, whatever
+// the number of clients.
+func TestTenantsShareOnePool(t *testing.T) {
+	const tenants = 1000
+	srv, conns := countingServer(t)
+	_, g0 := settle()
+	heap0, _ := settle()
+	clients := make([]*phlo.RestClient, tenants)
+	for i := range clients {
+		c, err := phlo.NewRestClient(fmt.Sprintf("MA%018d", i), testAuthToken, phlo.WithBaseURL(srv.URL))
+		require.NoError(t, err)
+		clients[i] = c
+	}
+	heap1, g1 := settle()
+	assert.Equal(t, g0, g1, "building clients started goroutines")
+	assert.Zero(t, conns.opened.Load(), "building clients opened connections")
+	perClient := (int64(heap1) - int64(heap0)) / tenants
+	t.Logf("%d bytes of heap per client", perClient)
+	assert.Less(t, perClient, int64(2<<10), "a client costs more than 2 KiB")
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			<-start
+			_, err := c.Phlo(benchPhlo).MultiPartyCall(benchNode).Member(benchMember).Hold(context.Background())
+			assert.NoError(t, err)
+		})
+	}
+	close(start)
+	wg.Wait()
+	conns.checkPooled(t)
+	t.Logf("%d tenants holding at once opened %d connections", tenants, conns.opened.Load())
+
+	clients = nil
+	_, g2 := settle()
+	// Each pooled connection has two goroutines in the client and one in
+	// the server, which runs in this process.
+	assert.LessOrEqual(t, g2, g0+3*int(conns.opened.Load()), "more goroutines than the pool's connections need")
+	c, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	c.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > g0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), g0, "goroutines outlived the pool")
+}

@@ -4,16 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/phlogo/phlo"
 	"github.com/phlogo/phlo/phlotest"
@@ -37,7 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 // runChild is the child process: the fake runner with one call, until
-// standard input closes.
+// standard input closes. It serves over plain HTTP and over TLS with
+// HTTP/1.1, where /_handshakes counts the TLS handshakes made, and prints
+// both base URLs.
 func runChild() {
 	srv, err := phlotest.Listen("127.0.0.1:0", phlotest.WithCredentials(authID, authToken))
 	if err != nil {
@@ -45,7 +52,20 @@ func runChild() {
 		os.Exit(1)
 	}
 	srv.AddMember(phloID, nodeID, memberAddress, phlo.RoleCustomer)
-	fmt.Println(srv.URL)
+	var handshakes atomic.Int64
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_handshakes" {
+			fmt.Fprint(w, handshakes.Load())
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	tlsSrv.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		handshakes.Add(1)
+		return nil, nil
+	}}
+	tlsSrv.StartTLS()
+	fmt.Println(srv.URL, tlsSrv.URL)
 	// The fake keeps every request; forget them now and then so that a
 	// long run does not grow it.
 	buf := make([]byte, 1)
@@ -61,6 +81,7 @@ func runChild() {
 var child struct {
 	once sync.Once
 	url  string
+	tls  string
 	err  error
 	cmd  *exec.Cmd
 	in   io.WriteCloser
@@ -87,7 +108,12 @@ func runnerURL(tb testing.TB) string {
 		}
 		child.cmd, child.in = cmd, in
 		line, err := bufio.NewReader(out).ReadString('\n')
-		child.url, child.err = strings.TrimSpace(line), err
+		child.err = err
+		if urls := strings.Fields(line); len(urls) == 2 {
+			child.url, child.tls = urls[0], urls[1]
+		} else if err == nil {
+			child.err = fmt.Errorf("the child printed %q", line)
+		}
 	})
 	if child.err != nil {
 		tb.Fatalf("fake runner: %v", child.err)
@@ -289,5 +315,105 @@ func TestPlivoGoSilentOnEmptyErrors(t *testing.T) {
 	_, err := newPhlo(t, srv.URL, phlo.WithRetryPolicy(phlo.RetryPolicy{})).Phlo(phloID).Get(context.Background())
 	if err == nil {
 		t.Fatal("phlo returned no error for an empty 500")
+	}
+}
+
+// tlsRunner returns the child's TLS base URL and a pool that trusts its
+// certificate, httptest's own.
+func tlsRunner(tb testing.TB) (string, *x509.CertPool) {
+	tb.Helper()
+	runnerURL(tb)
+	hs := httptest.NewUnstartedServer(http.NotFoundHandler())
+	hs.StartTLS()
+	defer hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	return child.tls, roots
+}
+
+func handshakes(tb testing.TB, base string, hc *http.Client) int64 {
+	tb.Helper()
+	resp, err := hc.Get(base + "/_handshakes")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var n int64
+	if _, err := fmt.Fscan(resp.Body, &n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkTLSBurst: goroutines share one client over TLS (HTTP/1.1), each
+// holding the member from its IDs 100 times a round, a cold round first,
+// then one warm round per op (plivo-go holds 10 times, not 100, since it
+// pays three round trips and a handshake for most): raw net/http with a
+// 128-connection idle pool,
+// phlo with its own transport's settings (phlo.NewTransport), and plivo-go
+// with net/http's default transport settings, which are what it uses when
+// given no client. Compare with: benchstat -col /impl.
+func BenchmarkTLSBurst(b *testing.B) {
+	base, roots := tlsRunner(b)
+	stats := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	defer stats.CloseIdleConnections()
+	for _, goroutines := range []int{64, 256} {
+		for _, impl := range []string{"raw", "phlo", "plivo-go"} {
+			b.Run(fmt.Sprintf("goroutines=%d/impl=%s", goroutines, impl), func(b *testing.B) {
+				var t *http.Transport
+				if impl == "phlo" {
+					t = phlo.NewTransport()
+				} else {
+					t = http.DefaultTransport.(*http.Transport).Clone()
+					if impl == "raw" {
+						t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 128
+					}
+				}
+				t.TLSClientConfig.RootCAs = roots
+				defer t.CloseIdleConnections()
+				hc := &http.Client{Transport: t}
+				var hold func(context.Context) error
+				switch impl {
+				case "raw":
+					hold = func(ctx context.Context) error { return holdRaw(ctx, hc, base) }
+				case "phlo":
+					c := newPhlo(b, base, phlo.WithHTTPClient(hc))
+					hold = func(ctx context.Context) error { return holdPhlo(ctx, c) }
+				case "plivo-go":
+					c := newPlivo(b, base, hc)
+					hold = func(context.Context) error { return holdPlivo(c) }
+				}
+				holds := 100
+				if impl == "plivo-go" {
+					holds = 10
+				}
+				round := func() {
+					var wg sync.WaitGroup
+					for range goroutines {
+						wg.Go(func() {
+							for range holds {
+								if err := hold(context.Background()); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						})
+					}
+					wg.Wait()
+					resetRunner()
+				}
+				round() // cold
+				before := handshakes(b, base, stats)
+				b.ResetTimer()
+				start := time.Now()
+				for b.Loop() {
+					round()
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				b.ReportMetric(float64(goroutines*holds*b.N)/elapsed.Seconds(), "holds/s")
+				b.ReportMetric(float64(handshakes(b, base, stats)-before)*1000/float64(goroutines*holds*b.N), "handshakes/1k-holds")
+			})
+		}
 	}
 }

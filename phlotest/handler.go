@@ -30,7 +30,10 @@ func errorReply(status int, text string) reply {
 	return reply{status, map[string]string{"api_id": newID(), "error": text}}
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers r as the runner would. The server answers on its own
+// listener already; ServeHTTP lets the same fake runner, with the same state,
+// be mounted on another server, such as one that speaks TLS.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	path, rawQuery, _ := strings.Cut(r.RequestURI, "?")
 

@@ -113,7 +113,7 @@ func WithCredentials(authID, authToken string) Option {
 // done.
 func NewServer(opts ...Option) *Server {
 	s := newServer(opts)
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL
 	return s
 }
@@ -136,7 +136,7 @@ func Listen(addr string, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := newServer(opts)
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.srv = httptest.NewUnstartedServer(s)
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
 	s.srv.Start()
