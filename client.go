@@ -57,6 +57,11 @@ const (
 	EnvAuthToken = "PLIVO_AUTH_TOKEN"
 )
 
+// EnvBaseURL names the runner's base URL, such as a "phlo serve" fake in
+// another container, for a client built without WithBaseURL. WithBaseURL
+// wins over it.
+const EnvBaseURL = "PHLO_BASE_URL"
+
 var sdkAgent = "phlo-go/" + Version + " (" + runtime.Version() + "; " + runtime.GOOS + "/" + runtime.GOARCH + ")"
 
 // RestClient talks to the PHLO runner. It is safe for concurrent use by many
@@ -103,21 +108,38 @@ type requestHeaders struct {
 type Option func(*settings) error
 
 type settings struct {
-	baseURL   string
-	client    *http.Client
-	userAgent string
-	timeout   time.Duration
-	retry     RetryPolicy
-	logger    *slog.Logger
+	baseURL      string // empty: EnvBaseURL, else DefaultBaseURL
+	insecureHTTP bool
+	client       *http.Client
+	userAgent    string
+	timeout      time.Duration
+	retry        RetryPolicy
+	logger       *slog.Logger
 }
 
 // WithBaseURL points the client at another runner, such as a phlotest.Server.
 // The URL must be https, or http to a loopback host (127.0.0.0/8, ::1,
-// localhost): basic auth is never sent in clear over a network. A path
-// prefix is kept; "/v1" is added after it.
+// localhost): basic auth is never sent in clear over a network, unless
+// WithInsecureHTTP says so. A path prefix is kept; "/v1" is added after it.
+// Without WithBaseURL, NewRestClient reads PHLO_BASE_URL, else uses
+// DefaultBaseURL.
 func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error {
+		if rawURL == "" {
+			return invalidArgument("WithBaseURL", "must not be empty")
+		}
 		s.baseURL = rawURL
+		return nil
+	}
+}
+
+// WithInsecureHTTP allows an http:// base URL to any host, not only
+// loopback: for a fake runner in another container, such as "phlo serve"
+// beside a service in docker compose or a Kubernetes pod. Basic auth then
+// crosses that network in clear. It is never the default.
+func WithInsecureHTTP() Option {
+	return func(s *settings) error {
+		s.insecureHTTP = true
 		return nil
 	}
 }
@@ -210,7 +232,7 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 		return nil, err
 	}
 
-	s := settings{baseURL: DefaultBaseURL, timeout: DefaultTimeout, retry: DefaultRetryPolicy()}
+	s := settings{timeout: DefaultTimeout, retry: DefaultRetryPolicy()}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -219,7 +241,14 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 			return nil, err
 		}
 	}
-	base, err := parseBaseURL(s.baseURL)
+	source := "WithBaseURL"
+	if s.baseURL == "" {
+		source, s.baseURL = EnvBaseURL, os.Getenv(EnvBaseURL)
+		if s.baseURL == "" {
+			source, s.baseURL = "DefaultBaseURL", DefaultBaseURL
+		}
+	}
+	base, err := parseBaseURL(source, s.baseURL, s.insecureHTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -267,23 +296,25 @@ func newCredentials(authID, authToken string) *credentials {
 	}
 }
 
-// parseBaseURL checks rawURL and returns it with "/v1" appended.
-func parseBaseURL(rawURL string) (*url.URL, error) {
+// parseBaseURL checks rawURL, which came from source, and returns it with
+// "/v1" appended.
+func parseBaseURL(source, rawURL string, insecureHTTP bool) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, invalidArgument("WithBaseURL", "is not a URL")
+		return nil, invalidArgument(source, "is not a URL")
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, invalidArgument("WithBaseURL", "must use https (or http to a loopback host)")
+		return nil, invalidArgument(source, "must use https (or http to a loopback host)")
 	case u.Host == "" || u.Opaque != "":
-		return nil, invalidArgument("WithBaseURL", "must name a host")
+		return nil, invalidArgument(source, "must name a host")
 	case u.User != nil:
-		return nil, invalidArgument("WithBaseURL", "must not carry credentials")
+		return nil, invalidArgument(source, "must not carry credentials")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, invalidArgument("WithBaseURL", "must not have a query or fragment")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, invalidArgument("WithBaseURL", "must use https unless the host is loopback: basic auth is never sent in clear")
+		return nil, invalidArgument(source, "must not have a query or fragment")
+	case u.Scheme == "http" && !insecureHTTP && !isLoopback(u.Hostname()):
+		return nil, invalidArgument(source, "must use https unless the host is loopback, since basic auth would cross the network in clear; "+
+			"for a fake runner on another host, such as phlo serve in another container, add phlo.WithInsecureHTTP()")
 	}
 	base := &url.URL{Scheme: u.Scheme, Host: u.Host}
 	base.Path = strings.TrimRight(u.Path, "/") + "/v1"
@@ -291,7 +322,7 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 	// Every request URL is this one with segments added; one that does not
 	// read back as itself would fail every request.
 	if back, err := url.Parse(base.String()); err != nil || back.Host != base.Host || back.EscapedPath() != base.EscapedPath() {
-		return nil, invalidArgument("WithBaseURL", "cannot form a request URL")
+		return nil, invalidArgument(source, "cannot form a request URL")
 	}
 	return base, nil
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -409,4 +411,70 @@ func TestNilHandlesAndContextsReturnErrors(t *testing.T) {
 			assert.ErrorIs(t, err, phlo.ErrInvalidArgument)
 		})
 	}
+}
+
+// TestBaseURLFromTheEnvironment: PHLO_BASE_URL is read when WithBaseURL is
+// not given; WithBaseURL wins; a bad value is refused by name.
+func TestBaseURLFromTheEnvironment(t *testing.T) {
+	cases := []struct {
+		env, option, want, errName string
+	}{
+		{"", "", "https://phlorunner.plivo.com/v1", ""},
+		{"http://127.0.0.1:18090", "", "http://127.0.0.1:18090/v1", ""},
+		{"http://127.0.0.1:18090", "https://runner.example/prefix", "https://runner.example/prefix/v1", ""},
+		{"http://phlo-fake:8089", "", "", "PHLO_BASE_URL"},
+		{"ftp://127.0.0.1", "", "", "PHLO_BASE_URL"},
+		{"::not a url", "https://runner.example", "https://runner.example/v1", ""},
+	}
+	for _, tc := range cases {
+		t.Setenv(phlo.EnvBaseURL, tc.env)
+		var opts []phlo.Option
+		if tc.option != "" {
+			opts = append(opts, phlo.WithBaseURL(tc.option))
+		}
+		c, err := phlo.NewRestClient(testAuthID, testAuthToken, opts...)
+		if tc.errName != "" {
+			var argErr *phlo.ArgumentError
+			require.ErrorAs(t, err, &argErr, "%+v", tc)
+			assert.Equal(t, tc.errName, argErr.Name)
+			assert.Contains(t, err.Error(), "PHLO_BASE_URL")
+			continue
+		}
+		require.NoError(t, err, "%+v", tc)
+		assert.Equal(t, tc.want, c.BaseURL())
+	}
+}
+
+// TestWithInsecureHTTP: http:// to a host beyond loopback is refused with a
+// word on how to allow it, and allowed with WithInsecureHTTP. Nothing is
+// sent beyond loopback: the wire is checked through a mock transport.
+func TestWithInsecureHTTP(t *testing.T) {
+	t.Parallel()
+	_, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithBaseURL("http://phlo-fake:8089"))
+	require.ErrorIs(t, err, phlo.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "phlo.WithInsecureHTTP()")
+
+	for _, base := range []string{"http://phlo-fake:8089", "http://10.0.0.7", "http://[2001:db8::1]:8089/runner", "https://phlo-fake"} {
+		c, rec := mockClient(t, http.StatusCreated, `{"api_id":"a","error":""}`, phlo.WithBaseURL(base), phlo.WithInsecureHTTP())
+		assert.Equal(t, strings.TrimRight(base, "/")+"/v1", c.BaseURL())
+		_, err := c.Phlo("p").MultiPartyCall("n").Member("+1").Hold(context.Background())
+		require.NoError(t, err)
+		w := rec.last(t)
+		assert.True(t, strings.HasSuffix(w.Path, "/v1/phlo/p/multi_party_call/n/members/+1"), w.Path)
+	}
+	for _, base := range []string{"ftp://phlo-fake", "http://user:pw@phlo-fake", "http://phlo-fake/?q=1", "http:///x"} {
+		_, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithBaseURL(base), phlo.WithInsecureHTTP())
+		require.ErrorIs(t, err, phlo.ErrInvalidArgument, base)
+	}
+}
+
+// TestChangelogNamesThisVersion: the top entry of CHANGELOG.md is
+// phlo.Version.
+func TestChangelogNamesThisVersion(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("CHANGELOG.md")
+	require.NoError(t, err)
+	top := regexp.MustCompile(`(?m)^## \[([^\]]+)\] - \d{4}-\d{2}-\d{2}$`).FindStringSubmatch(string(data))
+	require.NotNil(t, top, "no version entry")
+	assert.Equal(t, phlo.Version, top[1])
 }

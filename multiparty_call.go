@@ -95,8 +95,8 @@ type ActionResponse struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
 	// Error is the runner's error text; always empty in a returned
-	// ActionResponse.
-	Error string `json:"error"`
+	// ActionResponse, and left out when it is encoded.
+	Error string `json:"error,omitempty"`
 }
 
 // Get fetches the node's details.
