@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/phlotest"
 )
 
 func TestMain(m *testing.M) {
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 	// The examples and tests must not depend on the developer's account.
 	os.Unsetenv(phlo.EnvAuthID)
 	os.Unsetenv(phlo.EnvAuthToken)
+	os.Unsetenv(phlo.EnvBaseURL)
 	code := m.Run()
 	stopBenchServer()
 	if code == 0 {
@@ -185,3 +187,11 @@ func (h callbackHandler) Handle(context.Context, slog.Record) error {
 
 func (h callbackHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h callbackHandler) WithGroup(string) slog.Handler      { return h }
+
+// newClient is srv.NewClient for a test.
+func newClient(t *testing.T, srv *phlotest.Server, opts ...phlo.Option) *phlo.RestClient {
+	t.Helper()
+	c, err := srv.NewClient(opts...)
+	require.NoError(t, err)
+	return c
+}

@@ -98,17 +98,19 @@ func (m *Member) act(ctx context.Context, a *memberAction) (*ActionResponse, err
 	if err := m.call.check(); err != nil {
 		return nil, err
 	}
-	if err := checkSegment("address", m.address); err != nil {
+	path := []string{"phlo", m.call.phlo.id, "multi_party_call", m.call.id, "members", m.address}
+	return m.call.phlo.client.memberAction(ctx, path, m.address, a)
+}
+
+// memberAction sends a member action, of a multi-party call or of a
+// conference bridge, to path, which ends in the member's address.
+func (c *RestClient) memberAction(ctx context.Context, path []string, address string, a *memberAction) (*ActionResponse, error) {
+	if err := checkSegment("address", address); err != nil {
 		return nil, err
 	}
-	r := Request{
-		Method:     http.MethodPost,
-		Path:       []string{"phlo", m.call.phlo.id, "multi_party_call", m.call.id, "members", m.address},
-		Body:       a.body,
-		Idempotent: a.idempotent,
-	}
+	r := Request{Method: http.MethodPost, Path: path, Body: a.body, Idempotent: a.idempotent}
 	var resp ActionResponse
-	if err := m.call.phlo.client.do(ctx, &r, &resp); err != nil {
+	if err := c.do(ctx, &r, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

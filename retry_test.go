@@ -42,7 +42,7 @@ func TestRetryThenSuccess(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 503, Body: `{"api_id":"busy","error":"service unavailable"}`})
-	resp, err := srv.Client(fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(context.Background())
+	resp, err := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(context.Background())
 	require.NoError(t, err)
 	assert.NotEmpty(t, resp.APIID)
 
@@ -59,7 +59,7 @@ func TestRetriesRunOut(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 503, Times: 10})
-	_, err := srv.Client(fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hangup(context.Background())
+	_, err := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hangup(context.Background())
 	require.ErrorIs(t, err, phlo.ErrServer)
 	var apiErr *phlo.APIError
 	require.ErrorAs(t, err, &apiErr)
@@ -77,7 +77,7 @@ func TestRetryableStatusesForIdempotentRequests(t *testing.T) {
 			t.Parallel()
 			srv := fakeCall(t)
 			srv.Inject(phlotest.Fault{Status: status})
-			_, err := srv.Client(fast).Phlo(pID).MultiPartyCall(nID).Get(context.Background())
+			_, err := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Get(context.Background())
 			require.NoError(t, err)
 			assert.Len(t, srv.Requests(), 2)
 		})
@@ -91,7 +91,7 @@ func TestNotRetried(t *testing.T) {
 			t.Parallel()
 			srv := fakeCall(t)
 			srv.Inject(phlotest.Fault{Status: status, Times: 5})
-			_, err := srv.Client(fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(context.Background())
+			_, err := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(context.Background())
 			var apiErr *phlo.APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, status, apiErr.StatusCode)
@@ -144,7 +144,7 @@ func TestNonIdempotentActionsAreSentOnce(t *testing.T) {
 				t.Parallel()
 				srv := fakeCall(t)
 				srv.Inject(f)
-				err := act(srv.Client(fast))
+				err := act(newClient(t, srv, fast))
 				require.Error(t, err)
 				assert.Len(t, srv.Requests(), 1, "exactly one request reaches the server")
 			})
@@ -158,7 +158,7 @@ func TestIdempotentDoIsRetried(t *testing.T) {
 	srv.Inject(phlotest.Fault{Status: 503})
 	srv.Inject(phlotest.Fault{Drop: true})
 	var out phlo.ActionResponse
-	err := srv.Client(fast).Do(ctx(), phlo.Request{
+	err := newClient(t, srv, fast).Do(ctx(), phlo.Request{
 		Method:     "POST",
 		Path:       []string{"phlo", pID, "multi_party_call", nID, "members", customer},
 		Body:       map[string]string{"action": "hold"},
@@ -182,7 +182,7 @@ func TestIdempotentActionsSurviveBrokenConnections(t *testing.T) {
 			t.Parallel()
 			srv := fakeCall(t)
 			srv.Inject(f)
-			member := srv.Client(fast).Phlo(pID).MultiPartyCall(nID).Member(customer)
+			member := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Member(customer)
 			_, err := member.Hold(ctx())
 			require.NoError(t, err)
 			m, _ := srv.Member(pID, nID, customer)
@@ -196,7 +196,7 @@ func TestRetryAfterSeconds(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 429, RetryAfter: time.Second, Body: `{"api_id":"rl","error":"too many requests"}`})
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 1, MinDelay: time.Millisecond, MaxDelay: 2 * time.Second}))
+	c := newClient(t, srv, phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 1, MinDelay: time.Millisecond, MaxDelay: 2 * time.Second}))
 	_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(ctx())
 	require.NoError(t, err, "a Retry-After within MaxDelay is waited for")
 	assert.Len(t, srv.Requests(), 2)
@@ -212,7 +212,7 @@ func TestRetryAfterLongerThanMaxDelayReturnsAtOnce(t *testing.T) {
 			t.Parallel()
 			srv := fakeCall(t)
 			srv.Inject(phlotest.Fault{Status: 429, Header: http.Header{"Retry-After": {header()}}})
-			c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Millisecond, MaxDelay: time.Second}))
+			c := newClient(t, srv, phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Millisecond, MaxDelay: time.Second}))
 			_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(ctx())
 			require.ErrorIs(t, err, phlo.ErrRateLimited)
 			var apiErr *phlo.APIError
@@ -228,7 +228,7 @@ func TestRetryAfterLongerThanTheContextAllowsReturnsAtOnce(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 503, RetryAfter: 30 * time.Second})
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Millisecond, MaxDelay: time.Minute}))
+	c := newClient(t, srv, phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Millisecond, MaxDelay: time.Minute}))
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(cctx)
@@ -248,7 +248,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 	// The client logs each attempt once its reply is in, just before it
 	// waits: cancel then.
 	cancelOnLog := phlo.WithLogger(slog.New(callbackHandler(cancel)))
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Hour, MaxDelay: time.Hour}), phlo.WithTimeout(0), cancelOnLog)
+	c := newClient(t, srv, phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Hour, MaxDelay: time.Hour}), phlo.WithTimeout(0), cancelOnLog)
 	_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(cctx)
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, phlo.ErrServer, "the last reply is kept")
@@ -259,7 +259,7 @@ func TestStalledBodyEndsWithTheContext(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Stall: true, Status: 201, Body: `{"api_id":`})
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{}))
+	c := newClient(t, srv, phlo.WithRetryPolicy(phlo.RetryPolicy{}))
 	cctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(cctx)
@@ -270,7 +270,7 @@ func TestSlowReplyIsCutByWithTimeout(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Delay: time.Hour})
-	_, err := srv.Client(phlo.WithTimeout(50 * time.Millisecond)).Phlo(pID).Get(ctx())
+	_, err := newClient(t, srv, phlo.WithTimeout(50*time.Millisecond)).Phlo(pID).Get(ctx())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
@@ -444,7 +444,7 @@ func TestDeadlineShorterThanBackoffReturnsTheErrorAtOnce(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 503, Times: 5})
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Hour, MaxDelay: time.Hour}))
+	c := newClient(t, srv, phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Hour, MaxDelay: time.Hour}))
 	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := c.Phlo(pID).Get(cctx)

@@ -32,14 +32,15 @@ func TestExamplesRunOnAFreshMachine(t *testing.T) {
 	cases := map[string][]string{
 		"hold": {
 			"using the in-process fake PHLO runner at http://127.0.0.1:",
-			"member +14155550100: role=customer on_hold=false",
+			"member +14155550100: in the call=true role=customer on_hold=false",
 			"hold +14155550100: api_id=",
-			"member +14155550100: role=customer on_hold=true",
+			"member +14155550100: in the call=true role=customer on_hold=true",
 			"unhold +14155550100: api_id=",
 		},
 		"transfer": {
 			"warm transfer sip:alice@phone.plivo.com -> sip:bob@phone.plivo.com: api_id=",
-			"transferring_to=sip:bob@phone.plivo.com",
+			"member sip:alice@phone.plivo.com: in the call=true role=agent transferring_to=sip:bob@phone.plivo.com",
+			"member sip:alice@phone.plivo.com: in the call=true role=agent transferring_to=\n",
 			"resume call sip:alice@phone.plivo.com: api_id=",
 		},
 		"run": {
@@ -71,4 +72,20 @@ func TestExamplesNeedIDsWithCredentials(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, string(out), "set PHLO_ID, PHLO_NODE_ID, PHLO_MEMBER too")
 	assert.NotContains(t, string(out), "token\n")
+}
+
+// TestExamplesShowTheConstructor: each program builds its client with
+// phlo.NewRestClient itself, falls back to the fake on
+// ErrMissingCredentials, and imports nothing a service could not, so that
+// it can be copied as it stands.
+func TestExamplesShowTheConstructor(t *testing.T) {
+	for _, name := range []string{"hold", "transfer", "run"} {
+		src, err := os.ReadFile(name + "/main.go")
+		require.NoError(t, err)
+		s := string(src)
+		assert.Contains(t, s, `phlo.NewRestClient("", "",`, name)
+		assert.Contains(t, s, `errors.Is(err, phlo.ErrMissingCredentials)`, name)
+		assert.Contains(t, s, `phlotest.NewServer()`, name)
+		assert.NotContains(t, s, "/internal/", name)
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,32 +22,58 @@ const maxRequestBody = 1 << 20
 // createdOnLayout is the runner's timestamp format.
 const createdOnLayout = "2006-01-02 15:04:05.000000-07:00"
 
-// reply is an answer to write: a status and a JSON body.
-type reply struct {
+// runnerError is an error answer of the runner: a status and its text.
+type runnerError struct {
 	status int
-	body   any
+	text   string
 }
 
-func errorReply(status int, text string) reply {
-	return reply{status, map[string]string{"api_id": newID(), "error": text}}
+func (e *runnerError) Error() string { return e.text }
+
+func fail(status int, text string) error { return &runnerError{status, text} }
+
+var (
+	errNotFound         = fail(http.StatusNotFound, "not found.")
+	errMethod           = fail(http.StatusMethodNotAllowed, "method not allowed.")
+	errBadJSON          = fail(http.StatusBadRequest, "invalid JSON body.")
+	errBadAction        = fail(http.StatusBadRequest, "Invalid value provided for action.")
+	errNoAction         = fail(http.StatusBadRequest, "action is a mandatory param.")
+	errPhloNotFound     = fail(http.StatusNotFound, "PHLO not found.")
+	errNodeNotFound     = fail(http.StatusNotFound, "node not found.")
+	errMemberNotFound   = fail(http.StatusNotFound, "member not found.")
+	errNoTransfer       = fail(http.StatusBadRequest, "no transfer is in progress.")
+	errUnauthorized     = fail(http.StatusUnauthorized, "authentication failed.")
+	errBodyTooLarge     = fail(http.StatusRequestEntityTooLarge, "request body too large.")
+	errBodyUnreadable   = fail(http.StatusBadRequest, "could not read the request body.")
+	errAccountNotFound  = fail(http.StatusNotFound, "account not found.")
+	errRunNotFound      = fail(http.StatusNotFound, "run not found.")
+	errTriggerNotMember = fail(http.StatusBadRequest, "trigger_source is not a member of the call.")
+	errToIsMember       = fail(http.StatusBadRequest, "to is already a member of the call.")
+	errTransferring     = fail(http.StatusBadRequest, "a transfer is already in progress.")
+)
+
+// call is one request, decoded as far as the server needs.
+type call struct {
+	r      *http.Request
+	segs   []string // the path's segments, each unescaped on its own
+	body   []byte
+	params map[string]any // a POST's JSON object
+	action string
 }
 
 // ServeHTTP answers r as the runner would. The server answers on its own
 // listener already; ServeHTTP lets the same fake runner, with the same state,
 // be mounted on another server, such as one that speaks TLS.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	c := &call{r: r, body: body}
+	c.segs, _ = splitPath(r)
+	decodeErr := c.decode()
 	path, rawQuery, _ := strings.Cut(r.RequestURI, "?")
 
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{
-		Method:   r.Method,
-		Path:     path,
-		RawQuery: rawQuery,
-		Header:   r.Header.Clone(),
-		Body:     body,
-	})
-	fault, faulty := s.nextFault()
+	req := s.record(Request{Method: r.Method, Path: path, RawQuery: rawQuery, Header: r.Header.Clone(), Body: body, Action: c.action})
+	fault, faulty := s.nextFault(req)
 	s.mu.Unlock()
 
 	if faulty {
@@ -61,16 +89,60 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	var rep reply
+	var out any
+	err := decodeErr
 	switch {
-	case err != nil:
-		rep = errorReply(http.StatusBadRequest, "could not read the request body.")
+	case readErr != nil:
+		err = errBodyUnreadable
 	case len(body) > maxRequestBody:
-		rep = errorReply(http.StatusRequestEntityTooLarge, "request body too large.")
-	default:
-		rep = s.route(r, body)
+		err = errBodyTooLarge
+	case !s.authorized(r):
+		err = errUnauthorized
+	case err == nil:
+		out, err = s.route(c, req.Body)
 	}
-	writeJSON(w, rep)
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		status = http.StatusCreated
+	}
+	var re *runnerError
+	if errors.As(err, &re) {
+		status, out = re.status, map[string]string{"api_id": newID(), "error": re.text}
+	}
+	writeJSON(w, status, out)
+}
+
+// decode reads a POST's JSON object and its action: from the body, else
+// from the query, as one SDK sends it; a run's action is "run". An empty
+// body is an empty object, as is the "{}" that SDK sends with "?action=";
+// a run also takes "" and null, as Plivo's Node SDK sends with no payload.
+func (c *call) decode() error {
+	if c.r.Method != http.MethodPost {
+		return nil
+	}
+	isRun := len(c.segs) == 5 && c.segs[1] == "account" && c.segs[3] == "phlo"
+	c.params = map[string]any{}
+	switch trimmed := bytes.TrimSpace(c.body); {
+	case len(trimmed) == 0:
+	case isRun && (string(trimmed) == `""` || string(trimmed) == "null"):
+	default:
+		if json.Unmarshal(trimmed, &c.params) != nil || c.params == nil {
+			return errBadJSON
+		}
+	}
+	if isRun {
+		c.action = "run"
+		return nil
+	}
+	a, ok := stringParam(c.params, "action")
+	if !ok {
+		return errBadAction
+	}
+	if a == "" {
+		a = c.r.URL.Query().Get("action")
+	}
+	c.action = a
+	return nil
 }
 
 // wait sleeps for d unless the client gives up or the server closes first;
@@ -148,45 +220,70 @@ func closeConn(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler) // net/http's own way to abort a reply it cannot hijack
 }
 
-func writeJSON(w http.ResponseWriter, rep reply) {
-	data, err := json.Marshal(rep.body)
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
 	if err != nil {
-		rep.status, data = http.StatusInternalServerError, []byte(`{"api_id":"","error":"internal error."}`)
+		status, data = http.StatusInternalServerError, []byte(`{"api_id":"","error":"internal error."}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(rep.status)
+	w.WriteHeader(status)
 	w.Write(data)
 }
 
-// route answers a request that met no fault.
-func (s *Server) route(r *http.Request, body []byte) reply {
-	if !s.authorized(r) {
-		return errorReply(http.StatusUnauthorized, "authentication failed.")
+// route answers a request that met no fault; body is its recorded body.
+func (s *Server) route(c *call, body []byte) (any, error) {
+	segs, method := c.segs, c.r.Method
+	if len(segs) < 3 || segs[0] != "v1" {
+		return nil, errNotFound
 	}
-	segs, ok := splitPath(r)
-	if !ok || len(segs) < 3 || segs[0] != "v1" {
-		return errorReply(http.StatusNotFound, "not found.")
+	only := func(want string) error {
+		if method != want {
+			return errMethod
+		}
+		return nil
 	}
 	switch {
 	case len(segs) == 3 && segs[1] == "phlo":
-		return s.onlyGet(r, func() reply { return s.getPhlo(segs[2]) })
+		if err := only(http.MethodGet); err != nil {
+			return nil, err
+		}
+		return s.getPhlo(segs[2])
 	case len(segs) == 5 && segs[1] == "account" && segs[3] == "phlo":
-		return s.onlyPost(r, func() reply { return s.run(segs[2], segs[4], body) })
+		if err := only(http.MethodPost); err != nil {
+			return nil, err
+		}
+		return s.run(segs[2], segs[4], body)
 	case len(segs) == 5 && segs[1] == "phlo" && segs[3] == "runs":
-		return s.onlyGet(r, func() reply { return s.getRun(segs[2], segs[4]) })
+		if err := only(http.MethodGet); err != nil {
+			return nil, err
+		}
+		return s.getRun(segs[2], segs[4])
 	case len(segs) == 5 && segs[1] == "phlo" && segs[3] == "multi_party_call":
-		switch r.Method {
+		switch method {
 		case http.MethodGet:
 			return s.getNode(segs[2], segs[4])
 		case http.MethodPost:
-			return s.callAction(segs[2], segs[4], r.URL.Query(), body)
+			return s.callAction(segs[2], segs[4], c)
 		}
-		return methodNotAllowed()
+		return nil, errMethod
 	case len(segs) == 7 && segs[1] == "phlo" && segs[3] == "multi_party_call" && segs[5] == "members":
-		return s.onlyPost(r, func() reply { return s.memberAction(segs[2], segs[4], segs[6], r.URL.Query(), body) })
+		if err := only(http.MethodPost); err != nil {
+			return nil, err
+		}
+		return s.memberAction(segs[2], segs[4], segs[6], c.action)
+	case len(segs) == 5 && segs[1] == "phlo" && segs[3] == "conference_bridge":
+		if err := only(http.MethodGet); err != nil {
+			return nil, err
+		}
+		return s.getBridge(segs[2], segs[4])
+	case len(segs) == 7 && segs[1] == "phlo" && segs[3] == "conference_bridge" && segs[5] == "members":
+		if err := only(http.MethodPost); err != nil {
+			return nil, err
+		}
+		return s.bridgeMemberAction(segs[2], segs[4], segs[6], c.action)
 	}
-	return errorReply(http.StatusNotFound, "not found.")
+	return nil, errNotFound
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -214,125 +311,93 @@ func splitPath(r *http.Request) ([]string, bool) {
 	return segs, true
 }
 
-func methodNotAllowed() reply {
-	return errorReply(http.StatusMethodNotAllowed, "method not allowed.")
-}
-
-func (s *Server) onlyGet(r *http.Request, f func() reply) reply {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed()
-	}
-	return f()
-}
-
-func (s *Server) onlyPost(r *http.Request, f func() reply) reply {
-	if r.Method != http.MethodPost {
-		return methodNotAllowed()
-	}
-	return f()
-}
-
-func (s *Server) getPhlo(phloID string) reply {
+func (s *Server) getPhlo(phloID string) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.phlos[phloID]
 	if p == nil {
-		return errorReply(http.StatusNotFound, "PHLO not found.")
+		return nil, errPhloNotFound
 	}
-	return reply{http.StatusOK, map[string]string{
+	return map[string]string{
 		"api_id":     newID(),
 		"phlo_id":    phloID,
 		"name":       p.name,
 		"created_on": p.createdOn.UTC().Format(createdOnLayout),
-	}}
+	}, nil
 }
 
-// callNode finds a node, or says which of the PHLO and the node is
-// unknown. The caller holds mu.
-func (s *Server) callNode(phloID, nodeID string) (*nodeState, reply) {
+// callNode finds a multi-party call node, or says which of the PHLO and the
+// node is unknown. The caller holds mu.
+func (s *Server) callNode(phloID, nodeID string) (*nodeState, error) {
 	if s.phlos[phloID] == nil {
-		return nil, errorReply(http.StatusNotFound, "PHLO not found.")
+		return nil, errPhloNotFound
 	}
 	n := s.lookupNode(phloID, nodeID)
 	if n == nil {
-		return nil, errorReply(http.StatusNotFound, "node not found.")
+		return nil, errNodeNotFound
 	}
-	return n, reply{}
+	return n, nil
 }
 
-func (s *Server) getNode(phloID, nodeID string) reply {
+func (s *Server) getNode(phloID, nodeID string) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, missing := s.callNode(phloID, nodeID)
-	if n == nil {
-		return missing
+	n, err := s.callNode(phloID, nodeID)
+	if err != nil {
+		return nil, err
 	}
-	return reply{http.StatusOK, map[string]string{
+	return map[string]string{
 		"api_id":     newID(),
 		"node_id":    nodeID,
 		"phlo_id":    phloID,
 		"name":       n.name,
 		"node_type":  "multi_party_call",
 		"created_on": n.createdOn.UTC().Format(createdOnLayout),
-	}}
+	}, nil
 }
 
-func (s *Server) run(authID, phloID string, body []byte) reply {
+func (s *Server) run(authID, phloID string, body []byte) (any, error) {
 	if authID != s.AuthID {
-		return errorReply(http.StatusNotFound, "account not found.")
+		return nil, errAccountNotFound
 	}
 	payload := json.RawMessage(`{}`)
-	if len(bytes.TrimSpace(body)) > 0 {
-		var obj map[string]any
-		if json.Unmarshal(body, &obj) != nil || obj == nil {
-			return errorReply(http.StatusBadRequest, "invalid JSON body.")
-		}
-		payload = json.RawMessage(bytes.Clone(body))
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '{' {
+		payload = body // the recorded body: kept once
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.phlos[phloID] == nil {
-		return errorReply(http.StatusNotFound, "PHLO not found.")
+		return nil, errPhloNotFound
 	}
-	runID := newID()
-	s.runs[runID] = &runState{phloID: phloID, runID: runID, payload: payload}
-	s.runOrder = append(s.runOrder, runID)
-	return reply{http.StatusCreated, map[string]string{
-		"api_id":      runID,
+	run := Run{PhloID: phloID, RunID: newID(), Payload: payload}
+	if len(s.runs) == MaxRuns {
+		s.runs = append(s.runs[:0], s.runs[1:]...)
+	}
+	s.runs = append(s.runs, run)
+	return map[string]string{
+		"api_id":      run.RunID,
 		"phlo_id":     phloID,
-		"phlo_run_id": runID,
+		"phlo_run_id": run.RunID,
 		"message":     "PHLO run initiated.",
-	}}
+	}, nil
 }
 
-func (s *Server) getRun(phloID, runID string) reply {
+func (s *Server) getRun(phloID, runID string) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	run := s.runs[runID]
-	if s.phlos[phloID] == nil || run == nil || run.phloID != phloID {
-		return errorReply(http.StatusNotFound, "run not found.")
+	for _, run := range s.runs {
+		if run.RunID == runID && run.PhloID == phloID && s.phlos[phloID] != nil {
+			return map[string]any{
+				"api_id":        newID(),
+				"phlo_id":       phloID,
+				"run_id":        runID,
+				"call_uuids":    []string{},
+				"message_uuids": []string{},
+				"recording_ids": []string{},
+			}, nil
+		}
 	}
-	return reply{http.StatusOK, map[string]any{
-		"api_id":        newID(),
-		"phlo_id":       phloID,
-		"run_id":        runID,
-		"call_uuids":    []string{},
-		"message_uuids": []string{},
-		"recording_ids": []string{},
-	}}
-}
-
-// params decodes an action's JSON object body. An empty body is an empty
-// object, as is the "{}" that one SDK sends with "?action=" in the query.
-func params(body []byte) (map[string]any, bool) {
-	obj := map[string]any{}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return obj, true
-	}
-	if json.Unmarshal(body, &obj) != nil || obj == nil {
-		return nil, false
-	}
-	return obj, true
+	return nil, errRunNotFound
 }
 
 // stringParam reads a string parameter; a present value of another type is
@@ -346,44 +411,22 @@ func stringParam(obj map[string]any, name string) (string, bool) {
 	return str, ok
 }
 
-// actionParams decodes an action's body and reads the action from it, or
-// from the query when the body has none.
-func actionParams(body []byte, q url.Values) (map[string]any, string, reply, bool) {
-	obj, ok := params(body)
-	if !ok {
-		return nil, "", errorReply(http.StatusBadRequest, "invalid JSON body."), false
-	}
-	a, ok := stringParam(obj, "action")
-	if !ok {
-		return nil, "", errorReply(http.StatusBadRequest, "Invalid value provided for action."), false
-	}
-	if a == "" {
-		a = q.Get("action")
-	}
-	if a == "" {
-		return nil, "", errorReply(http.StatusBadRequest, "action is a mandatory param."), false
-	}
-	return obj, a, reply{}, true
-}
-
-func (s *Server) callAction(phloID, nodeID string, q url.Values, body []byte) reply {
-	obj, act, rep, ok := actionParams(body, q)
-	if !ok {
-		return rep
-	}
-	switch act {
+func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
+	switch c.action {
+	case "":
+		return nil, errNoAction
 	case "call", "warm_transfer", "cold_transfer":
 	default:
-		return errorReply(http.StatusBadRequest, "Invalid value provided for action.")
+		return nil, errBadAction
 	}
 	var values [3]string
 	for i, name := range []string{"trigger_source", "to", "role"} {
-		v, ok := stringParam(obj, name)
+		v, ok := stringParam(c.params, name)
 		if !ok {
-			return errorReply(http.StatusBadRequest, "Invalid value provided for "+name+".")
+			return nil, fail(http.StatusBadRequest, "Invalid value provided for "+name+".")
 		}
 		if v == "" && name != "role" {
-			return errorReply(http.StatusBadRequest, name+" is a mandatory param.")
+			return nil, fail(http.StatusBadRequest, name+" is a mandatory param.")
 		}
 		values[i] = v
 	}
@@ -393,60 +436,58 @@ func (s *Server) callAction(phloID, nodeID string, q url.Values, body []byte) re
 		role = phlo.RoleAgent
 	case phlo.RoleAgent, phlo.RoleCustomer, phlo.RoleSupervisor:
 	default:
-		return errorReply(http.StatusBadRequest, "Invalid value provided for role.")
+		return nil, fail(http.StatusBadRequest, "Invalid value provided for role.")
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, missing := s.callNode(phloID, nodeID)
-	if n == nil {
-		return missing
+	n, err := s.callNode(phloID, nodeID)
+	if err != nil {
+		return nil, err
 	}
 	initiator := n.member(trigger)
 	switch {
 	case initiator == nil:
-		return errorReply(http.StatusBadRequest, "trigger_source is not a member of the call.")
+		return nil, errTriggerNotMember
 	case n.member(to) != nil:
-		return errorReply(http.StatusBadRequest, "to is already a member of the call.")
-	case act != "call" && initiator.TransferringTo != "":
-		return errorReply(http.StatusBadRequest, "a transfer is already in progress.")
+		return nil, errToIsMember
+	case c.action != "call" && initiator.TransferringTo != "":
+		return nil, errTransferring
 	}
 	n.members = append(n.members, &MemberState{Address: to, Role: role})
-	switch act {
+	switch c.action {
 	case "warm_transfer":
 		initiator.TransferringTo = to
 	case "cold_transfer":
 		n.remove(trigger)
 	}
-	return actionOK()
+	return actionOK(), nil
 }
 
-func actionOK() reply {
-	return reply{http.StatusCreated, map[string]string{"api_id": newID(), "error": ""}}
+func actionOK() any {
+	return map[string]string{"api_id": newID(), "error": ""}
 }
 
-func (s *Server) memberAction(phloID, nodeID, address string, q url.Values, body []byte) reply {
-	_, act, rep, ok := actionParams(body, q)
-	if !ok {
-		return rep
-	}
-	switch act {
+func (s *Server) memberAction(phloID, nodeID, address, action string) (any, error) {
+	switch action {
+	case "":
+		return nil, errNoAction
 	case "hold", "unhold", "hangup", "resume_call", "voicemail_drop", "abort_transfer":
 	default:
-		return errorReply(http.StatusBadRequest, "Invalid value provided for action.")
+		return nil, errBadAction
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, missing := s.callNode(phloID, nodeID)
-	if n == nil {
-		return missing
+	n, err := s.callNode(phloID, nodeID)
+	if err != nil {
+		return nil, err
 	}
 	m := n.member(address)
 	if m == nil {
-		return errorReply(http.StatusNotFound, "member not found.")
+		return nil, errMemberNotFound
 	}
-	switch act {
+	switch action {
 	case "hold":
 		m.OnHold = true
 	case "unhold":
@@ -455,12 +496,71 @@ func (s *Server) memberAction(phloID, nodeID, address string, q url.Values, body
 		n.remove(address)
 	case "resume_call", "abort_transfer":
 		if m.TransferringTo == "" {
-			return errorReply(http.StatusBadRequest, "no transfer is in progress.")
+			return nil, errNoTransfer
 		}
-		if act == "abort_transfer" {
+		if action == "abort_transfer" {
 			n.remove(m.TransferringTo)
 		}
 		m.TransferringTo = ""
 	}
-	return actionOK()
+	return actionOK(), nil
+}
+
+// findBridge finds a conference bridge node, or says which of the PHLO and
+// the node is unknown. The caller holds mu.
+func (s *Server) findBridge(phloID, nodeID string) (*bridgeState, error) {
+	if s.phlos[phloID] == nil {
+		return nil, errPhloNotFound
+	}
+	b := s.lookupBridge(phloID, nodeID)
+	if b == nil {
+		return nil, errNodeNotFound
+	}
+	return b, nil
+}
+
+func (s *Server) getBridge(phloID, nodeID string) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.findBridge(phloID, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"api_id":     newID(),
+		"node_id":    nodeID,
+		"phlo_id":    phloID,
+		"name":       b.name,
+		"node_type":  "conference_bridge",
+		"created_on": b.createdOn.UTC().Format(createdOnLayout),
+	}, nil
+}
+
+func (s *Server) bridgeMemberAction(phloID, nodeID, address, action string) (any, error) {
+	switch action {
+	case "":
+		return nil, errNoAction
+	case "mute", "unmute", "hangup":
+	default:
+		return nil, errBadAction
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.findBridge(phloID, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	m := b.member(address)
+	if m == nil {
+		return nil, errMemberNotFound
+	}
+	switch action {
+	case "mute":
+		m.Muted = true
+	case "unmute":
+		m.Muted = false
+	case "hangup":
+		b.members = slices.DeleteFunc(b.members, func(m *BridgeMemberState) bool { return m.Address == address })
+	}
+	return actionOK(), nil
 }

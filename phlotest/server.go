@@ -7,15 +7,16 @@
 //	_, err := client.Phlo("phlo-1").MultiPartyCall("node-1").Member("+14155550100").Hold(ctx)
 //	state, _ := srv.Member("phlo-1", "node-1", "+14155550100") // state.OnHold == true
 //
-// The server listens on loopback only, answers every endpoint of the PHLO
-// runner API on the wire as the real runner does, and checks what the real
-// runner checks: basic auth (401), the method (405), a JSON body (400), a
-// known action and its mandatory parameters (400, with the runner's error
-// texts such as "to is a mandatory param."), and the PHLO, node and member
-// named in the path (404). Every error body is {"api_id": ..., "error": ...}.
+// The server listens on loopback, answers every endpoint of the PHLO runner
+// API on the wire as the real runner does, and checks what the real runner
+// checks: basic auth (401), the method (405), a JSON body (400), a known
+// action and its mandatory parameters (400, with the runner's error texts
+// such as "to is a mandatory param."), and the PHLO, node and member named
+// in the path (404). Every error body is {"api_id": ..., "error": ...}.
 // Like the real runner it accepts paths with or without a trailing slash,
-// ignores query parameters on GETs, and takes a member action given as
-// "?action=hold" with a "{}" body.
+// ignores query parameters on GETs, takes a member action given as
+// "?action=hold" with a "{}" body, and takes a run with no payload whether
+// the body is empty, {}, "" or null.
 //
 // # The call model
 //
@@ -46,27 +47,67 @@
 //   - Running a PHLO records a run that GET /v1/phlo/{id}/runs/{run_id}
 //     returns; a run started for a PHLO the server does not know is 404.
 //     The auth ID in the run path must be the server's own (404 otherwise).
+//     The newest 1,000 runs are kept; an older one is 404.
+//
+// # The conference bridge
+//
+// A conference bridge node holds members, each with an address and a mute
+// flag. The public API reference has no page for it; Plivo's Python and PHP
+// SDKs are the source of its wire: GET /v1/phlo/{phlo_id}/conference_bridge/{node_id}
+// reads the node (node_type "conference_bridge"), and POST
+// .../conference_bridge/{node_id}/members/{address} with {"action": "mute"},
+// "unmute" or "hangup" acts on a member. Where the runner's answer is not
+// known, the fake chooses as follows:
+//
+//   - mute and unmute set the mute flag: muting a muted member, or unmuting
+//     one who is not muted, succeeds and changes nothing.
+//   - hangup removes the member.
+//   - A member action on an address that is not in the bridge is 404 "member
+//     not found.", and an action other than these three is 400 "Invalid
+//     value provided for action.".
+//   - A multi-party call's path naming a bridge node, or a bridge's path
+//     naming a multi-party call node, is 404 "node not found.": no node of
+//     that type exists.
+//   - A POST to the bridge node itself is 405: no action on a whole bridge
+//     is known.
 //
 // # Faults
 //
-// Inject queues faults that the next requests meet instead of the normal
-// answer, in order: a status with any body and Retry-After, a delay, a
-// dropped connection, a body cut short, a body that never comes.
+// Inject queues faults that requests meet instead of the normal answer, in
+// order: a status with any body and Retry-After, a delay, a dropped
+// connection, a body cut short, a body that never comes. A fault with Match
+// is met only by the requests it matches.
+//
+// # Bounds
+//
+// However long it runs, the server's memory is bounded: it keeps the newest
+// 10,000 requests, with bodies cut at 64 KiB, and the newest 1,000 runs. A
+// connection that sends half a request is cut off within 10 seconds.
 package phlotest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/phlogo/phlo"
+)
+
+// Bounds of what the server keeps.
+const (
+	// MaxRequests is how many requests Requests keeps, the newest.
+	MaxRequests = 10_000
+	// MaxRecordedBody is how much of a request body Requests keeps.
+	MaxRecordedBody = 64 << 10
+	// MaxRuns is how many runs the server keeps, the newest.
+	MaxRuns = 1_000
 )
 
 // Server is a fake PHLO runner listening on a loopback address. It is safe
@@ -79,18 +120,16 @@ type Server struct {
 	AuthID, AuthToken string
 
 	srv       *httptest.Server
-	tb        testing.TB
+	transport *http.Transport // the clients' own, closed with the server
+	client    *phlo.RestClient
 	closed    chan struct{}
 	closeOnce sync.Once
 
 	mu       sync.Mutex
 	phlos    map[string]*phloState
-	runs     map[string]*runState
-	runOrder []string
-	requests []Request
+	runs     []Run // the newest MaxRuns, oldest first
+	requests requestLog
 	faults   []Fault
-	clients  []*phlo.RestClient
-	now      func() time.Time
 }
 
 // Option configures a Server.
@@ -113,35 +152,43 @@ func WithCredentials(authID, authToken string) Option {
 // done.
 func NewServer(opts ...Option) *Server {
 	s := newServer(opts)
-	s.srv = httptest.NewServer(s)
-	s.URL = s.srv.URL
+	s.start(httptest.NewUnstartedServer(s))
 	return s
 }
 
-// Start is NewServer for a test: it registers Close with tb.Cleanup, and
-// Client reports a bad option with tb.Fatal.
+// Start is NewServer for a test: it registers Close with tb.Cleanup.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s := NewServer(opts...)
-	s.tb = tb
 	tb.Cleanup(s.Close)
 	return s
 }
 
 // Listen starts a server on addr, such as "127.0.0.1:8089", for programs
-// that talk to it from outside the process.
+// that talk to it from outside the process. An address with no host, such
+// as ":8089", or an unspecified one, such as "0.0.0.0:8089", listens on
+// every interface, as a container serving other containers must; URL then
+// names 127.0.0.1, and other hosts use this host's name with
+// phlo.WithInsecureHTTP.
 func Listen(addr string, opts ...Option) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := newServer(opts)
-	s.srv = httptest.NewUnstartedServer(s)
-	s.srv.Listener.Close()
-	s.srv.Listener = ln
-	s.srv.Start()
-	s.URL = s.srv.URL
+	hs := httptest.NewUnstartedServer(s)
+	hs.Listener.Close()
+	hs.Listener = ln
+	s.start(hs)
 	return s, nil
+}
+
+// LoopbackOnly reports whether the server accepts connections from this
+// machine only.
+func (s *Server) LoopbackOnly() bool {
+	host, _, err := net.SplitHostPort(s.srv.Listener.Addr().String())
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 func newServer(opts []Option) *Server {
@@ -150,8 +197,7 @@ func newServer(opts []Option) *Server {
 		AuthToken: randomString(40, mixedAlnum),
 		closed:    make(chan struct{}),
 		phlos:     make(map[string]*phloState),
-		runs:      make(map[string]*runState),
-		now:       time.Now,
+		transport: phlo.NewTransport(),
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -161,50 +207,51 @@ func newServer(opts []Option) *Server {
 	return s
 }
 
+// start serves with timeouts that cut off a half-sent request, and makes the
+// server's client. The idle timeout is longer than the SDK's, so that a
+// client never sends on a connection the server is closing.
+func (s *Server) start(hs *httptest.Server) {
+	hs.Config.ReadHeaderTimeout = 5 * time.Second
+	hs.Config.ReadTimeout = 10 * time.Second
+	hs.Config.IdleTimeout = 2 * time.Minute
+	hs.Start()
+	s.srv, s.URL = hs, hs.URL
+	host, port, _ := net.SplitHostPort(hs.Listener.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		// Every interface, 127.0.0.1 included: name the one that works here.
+		s.URL = "http://" + net.JoinHostPort("127.0.0.1", port)
+	}
+	s.client, _ = s.NewClient()
+}
+
 // Close ends every request in progress, including those held by a fault,
-// closes the clients that Client made, and shuts the server down. It may be
-// called more than once.
+// closes the connections of the server's clients, and shuts the server
+// down. It may be called more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.srv.Close()
-		s.mu.Lock()
-		clients := s.clients
-		s.clients = nil
-		s.mu.Unlock()
-		for _, c := range clients {
-			c.CloseIdleConnections()
-		}
+		s.transport.CloseIdleConnections()
 	})
 }
 
-// Client returns a client pointed at the server with its credentials, and
-// opts after that. An invalid option is a programming error: Client fails
-// the test for a server made with Start, and panics otherwise; NewClient
-// returns the error instead.
-func (s *Server) Client(opts ...phlo.Option) *phlo.RestClient {
-	c, err := s.NewClient(opts...)
-	if err != nil {
-		if s.tb != nil {
-			s.tb.Helper()
-			s.tb.Fatalf("phlotest: Client: %v", err)
-		}
-		panic(fmt.Sprintf("phlotest: Client: %v", err))
-	}
-	return c
-}
+// Client returns a client pointed at the server with its credentials, made
+// when the server started: the same client on every call, as
+// httptest.Server.Client returns. It sends through a transport of the
+// server's own, so that it reaches the fake even when a test has replaced
+// http.DefaultTransport (httpmock.Activate); Close closes its connections.
+func (s *Server) Client() *phlo.RestClient { return s.client }
 
-// NewClient is Client returning the error of an invalid option.
+// NewClient returns a new client pointed at the server with its
+// credentials, sending through the server's transport, with opts applied
+// after that; it returns the error of an invalid option.
 func (s *Server) NewClient(opts ...phlo.Option) (*phlo.RestClient, error) {
-	all := append([]phlo.Option{phlo.WithBaseURL(s.URL)}, opts...)
-	c, err := phlo.NewRestClient(s.AuthID, s.AuthToken, all...)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.clients = append(s.clients, c)
-	s.mu.Unlock()
-	return c, nil
+	all := append([]phlo.Option{
+		phlo.WithBaseURL(s.URL),
+		phlo.WithInsecureHTTP(), // a fake's credentials, on a network of the test's own
+		phlo.WithHTTPClient(&http.Client{Transport: s.transport}),
+	}, opts...)
+	return phlo.NewRestClient(s.AuthID, s.AuthToken, all...)
 }
 
 // Request is one request as the server received it.
@@ -217,29 +264,57 @@ type Request struct {
 	RawQuery string
 	// Header holds the request's headers.
 	Header http.Header
-	// Body is the request body, read up to 1 MiB.
+	// Body is the request body, cut at MaxRecordedBody (64 KiB).
 	Body []byte
+	// Action is what the request asks: the action of a call or member
+	// action ("hold", "call", ...), "run" for a PHLO run, and empty for a
+	// GET or a request the server cannot read.
+	Action string
 }
 
-// Requests returns every request received so far, in order, faults
-// included.
+// requestLog keeps the newest MaxRequests requests in a ring.
+type requestLog struct {
+	ring []Request
+	next int // where the next request goes once the ring is full
+}
+
+func (l *requestLog) add(r Request) {
+	if len(l.ring) < MaxRequests {
+		l.ring = append(l.ring, r)
+		return
+	}
+	l.ring[l.next] = r
+	l.next = (l.next + 1) % MaxRequests
+}
+
+func (l *requestLog) all() []Request {
+	return append(append([]Request(nil), l.ring[l.next:]...), l.ring[:l.next]...)
+}
+
+// Requests returns the requests received, oldest first, faults included:
+// the newest MaxRequests (10,000), with bodies cut at MaxRecordedBody
+// (64 KiB).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
+	return s.requests.all()
 }
 
 // ResetRequests forgets the requests received so far.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = nil
+	s.requests = requestLog{}
 }
 
-// Fault is a failure the next requests meet instead of the normal answer.
-// A fault with only Delay set delays the answer, which is then the normal
+// Fault is a failure that requests meet instead of the normal answer. A
+// fault with only Delay set delays the answer, which is then the normal
 // one.
 type Fault struct {
+	// Match, if set, chooses the requests that meet the fault: the others
+	// are served normally and do not use up Times. It is called with the
+	// server's lock held, so it must not call the Server's methods.
+	Match func(Request) bool
 	// Status is the status to answer with, with Body, instead of serving
 	// the request. Zero serves the request (after Delay).
 	Status int
@@ -266,8 +341,8 @@ type Fault struct {
 	Stall bool
 }
 
-// Inject queues f. Queued faults are met in the order they were injected,
-// each by Times requests.
+// Inject queues f. A request meets the first queued fault that matches it,
+// and each fault is met by Times requests.
 func (s *Server) Inject(f Fault) {
 	if f.Times <= 0 {
 		f.Times = 1
@@ -291,17 +366,29 @@ func (s *Server) PendingFaults() int {
 	return n
 }
 
-// nextFault takes one use of the first queued fault. The caller holds mu.
-func (s *Server) nextFault() (Fault, bool) {
-	if len(s.faults) == 0 {
-		return Fault{}, false
+// nextFault takes one use of the first queued fault that r meets. The
+// caller holds mu.
+func (s *Server) nextFault(r Request) (Fault, bool) {
+	for i := range s.faults {
+		f := &s.faults[i]
+		if f.Match != nil && !f.Match(r) {
+			continue
+		}
+		met := *f
+		if f.Times--; f.Times <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		return met, true
 	}
-	f := s.faults[0]
-	s.faults[0].Times--
-	if s.faults[0].Times <= 0 {
-		s.faults = s.faults[1:]
-	}
-	return f, true
+	return Fault{}, false
+}
+
+// record keeps r, its body cut and copied so that the read buffer is not
+// kept with it.
+func (s *Server) record(r Request) Request {
+	r.Body = bytes.Clone(r.Body[:min(len(r.Body), MaxRecordedBody)])
+	s.requests.add(r)
+	return r
 }
 
 const (
@@ -325,5 +412,5 @@ func newID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:]}, "-")
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -324,7 +326,8 @@ func TestFaultsAreMetInOrder(t *testing.T) {
 	srv.Inject(phlotest.Fault{Status: 500, Times: 2, Body: `{"api_id":"f1","error":"first"}`})
 	srv.Inject(phlotest.Fault{Status: 418, Body: `teapot`, Header: http.Header{"X-Fault": {"2"}}})
 	assert.Equal(t, 3, srv.PendingFaults())
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{}))
+	c, err := srv.NewClient(phlo.WithRetryPolicy(phlo.RetryPolicy{}))
+	require.NoError(t, err)
 	get := func() error { _, err := c.Phlo(pID).Get(context.Background()); return err }
 
 	for range 2 {
@@ -350,7 +353,8 @@ func TestCloseEndsStalledRequests(t *testing.T) {
 	srv.AddMember(pID, nID, customer, "")
 	srv.Inject(phlotest.Fault{Stall: true, Status: 201})
 	srv.Inject(phlotest.Fault{Delay: time.Hour})
-	c := srv.Client(phlo.WithRetryPolicy(phlo.RetryPolicy{}), phlo.WithTimeout(0))
+	c, err := srv.NewClient(phlo.WithRetryPolicy(phlo.RetryPolicy{}), phlo.WithTimeout(0))
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i := range 2 {
@@ -398,13 +402,23 @@ func TestConcurrentSafety(t *testing.T) {
 	}
 }
 
-func TestClientReportsBadOptions(t *testing.T) {
+// TestClientIsMadeOnce: Client returns the one client made at start, as
+// httptest's does; NewClient builds another with options, or says why not.
+func TestClientIsMadeOnce(t *testing.T) {
 	t.Parallel()
 	srv := phlotest.NewServer()
 	defer srv.Close()
+	require.NotNil(t, srv.Client())
+	assert.Same(t, srv.Client(), srv.Client())
 	_, err := srv.NewClient(phlo.WithTimeout(-1))
 	require.ErrorIs(t, err, phlo.ErrInvalidArgument)
-	assert.Panics(t, func() { srv.Client(phlo.WithTimeout(-1)) })
+	c, err := srv.NewClient(phlo.WithUserAgent("test/1"))
+	require.NoError(t, err)
+	assert.NotSame(t, srv.Client(), c)
+	srv.AddPhlo(pID, "x")
+	_, err = c.Phlo(pID).Get(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, srv.Requests()[0].Header.Get("User-Agent"), "test/1 phlo-go/")
 }
 
 func TestListenAndCredentials(t *testing.T) {
@@ -431,4 +445,133 @@ func TestGeneratedCredentials(t *testing.T) {
 	assert.Regexp(t, `^MA[A-Z0-9]{18}$`, a.AuthID)
 	assert.Len(t, a.AuthToken, 40)
 	assert.NotEqual(t, a.AuthToken, b.AuthToken)
+}
+
+// TestFaultMatch: a fault with Match fails only the requests it matches;
+// the others are served and do not use it up.
+func TestFaultMatch(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t)
+	srv.Inject(phlotest.Fault{Status: 503, Times: 2, Match: func(r phlotest.Request) bool { return r.Action == "call" }})
+	c, err := srv.NewClient(phlo.WithRetryPolicy(phlo.RetryPolicy{MaxRetries: 3, MinDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	require.NoError(t, err)
+	mpc := c.Phlo(pID).MultiPartyCall(nID)
+	_, err = mpc.Member(customer).Hold(context.Background())
+	require.NoError(t, err, "hold does not match the fault")
+	assert.Equal(t, 2, srv.PendingFaults())
+	_, err = mpc.Call(context.Background(), phlo.CallParams{TriggerSource: agent, To: "+14155550111"})
+	require.ErrorIs(t, err, phlo.ErrServer, "call is not retried on 503")
+	assert.Equal(t, 1, srv.PendingFaults())
+
+	var actions []string
+	for _, r := range srv.Requests() {
+		actions = append(actions, r.Action)
+	}
+	assert.Equal(t, []string{"hold", "call"}, actions)
+}
+
+// TestRequestAction: each request says what it asked for.
+func TestRequestAction(t *testing.T) {
+	t.Parallel()
+	srv, r := setup(t)
+	member := "/v1/phlo/" + pID + "/multi_party_call/" + nID + "/members/" + customer
+	r.do("POST", member, `{"action":"hold"}`, true)
+	r.do("POST", member+"?action=unhold", `{}`, true)
+	r.do("POST", "/v1/phlo/"+pID+"/multi_party_call/"+nID, `{"action":"warm_transfer","trigger_source":"`+agent+`","to":"+1999"}`, true)
+	r.do("POST", "/v1/account/"+srv.AuthID+"/phlo/"+pID, `""`, true)
+	r.do("GET", "/v1/phlo/"+pID, "", true)
+	r.do("POST", member, `{"action":5}`, true)
+	var actions []string
+	for _, req := range srv.Requests() {
+		actions = append(actions, req.Action)
+	}
+	assert.Equal(t, []string{"hold", "unhold", "warm_transfer", "run", "", ""}, actions)
+}
+
+// TestRunWithoutPayload: a run with no payload, in every form an official
+// SDK sends it, runs with {}.
+func TestRunWithoutPayload(t *testing.T) {
+	t.Parallel()
+	srv, r := setup(t)
+	for _, body := range []string{"", "{}", `""`, "null", " null "} {
+		status, out := r.do("POST", "/v1/account/"+srv.AuthID+"/phlo/"+pID, body, true)
+		assert.Equal(t, http.StatusCreated, status, "%q: %v", body, out)
+	}
+	for _, run := range srv.Runs(pID) {
+		assert.JSONEq(t, `{}`, string(run.Payload))
+	}
+	assert.Len(t, srv.Runs(pID), 5)
+	for _, body := range []string{`"x"`, "[]", "5", "{"} {
+		status, _ := r.do("POST", "/v1/account/"+srv.AuthID+"/phlo/"+pID, body, true)
+		assert.Equal(t, http.StatusBadRequest, status, body)
+	}
+}
+
+// TestMemoryIsBounded: the request log keeps the newest MaxRequests with
+// bodies cut at MaxRecordedBody, and the runs the newest MaxRuns.
+func TestMemoryIsBounded(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t)
+	c := srv.Client()
+	big := strings.Repeat("x", 100<<10)
+	_, err := c.Phlo(pID).Run(context.Background(), map[string]any{"big": big})
+	require.NoError(t, err)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1)
+	assert.Len(t, reqs[0].Body, phlotest.MaxRecordedBody)
+	assert.Len(t, srv.Runs(pID)[0].Payload, phlotest.MaxRecordedBody)
+
+	for i := range phlotest.MaxRuns + 10 {
+		_, err := c.Phlo(pID).Run(context.Background(), map[string]any{"n": i})
+		require.NoError(t, err)
+	}
+	runs := srv.Runs(pID)
+	require.Len(t, runs, phlotest.MaxRuns)
+	assert.JSONEq(t, `{"n":10}`, string(runs[0].Payload), "the oldest runs are forgotten first")
+	assert.JSONEq(t, fmt.Sprintf(`{"n":%d}`, phlotest.MaxRuns+9), string(runs[len(runs)-1].Payload))
+
+	for range phlotest.MaxRequests {
+		_, err := c.Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(context.Background())
+		require.NoError(t, err)
+	}
+	reqs = srv.Requests()
+	require.Len(t, reqs, phlotest.MaxRequests)
+	assert.Equal(t, "hold", reqs[0].Action)
+	assert.Equal(t, "hold", reqs[len(reqs)-1].Action)
+}
+
+// TestHalfSentRequestIsCutOff: a connection that sends half a request's
+// headers is closed by the server within 10 seconds.
+func TestHalfSentRequestIsCutOff(t *testing.T) {
+	t.Parallel()
+	srv, err := phlotest.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /v1/phlo/p HTTP/1.1\r\nHost: x\r\nContent-Le")
+	require.NoError(t, err)
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, err = io.ReadAll(conn)
+	var ne net.Error
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server kept the connection open")
+}
+
+// TestListenOnEveryInterface: ":0" listens beyond loopback, as a container
+// serving others must, and URL names an address that works here.
+func TestListenOnEveryInterface(t *testing.T) {
+	t.Parallel()
+	srv, err := phlotest.Listen(":0")
+	require.NoError(t, err)
+	defer srv.Close()
+	assert.False(t, srv.LoopbackOnly())
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, srv.URL)
+	srv.AddPhlo(pID, "x")
+	_, err = srv.Client().Phlo(pID).Get(context.Background())
+	require.NoError(t, err)
+
+	local := phlotest.NewServer()
+	defer local.Close()
+	assert.True(t, local.LoopbackOnly())
 }

@@ -11,19 +11,14 @@ import (
 type phloState struct {
 	name      string
 	createdOn time.Time
-	nodes     map[string]*nodeState
+	nodes     map[string]*nodeState   // multi-party calls
+	bridges   map[string]*bridgeState // conference bridges
 }
 
 type nodeState struct {
 	name      string
 	createdOn time.Time
 	members   []*MemberState // in the order they joined
-}
-
-type runState struct {
-	phloID  string
-	runID   string
-	payload json.RawMessage
 }
 
 // MemberState is a member of a multi-party call as the server sees it.
@@ -106,18 +101,21 @@ func (s *Server) Members(phloID, nodeID string) []MemberState {
 type Run struct {
 	// PhloID and RunID name the PHLO and the run.
 	PhloID, RunID string
-	// Payload is the body the run was started with.
+	// Payload is the body the run was started with, {} when it had none,
+	// cut at MaxRecordedBody (64 KiB) as a recorded request's is.
 	Payload json.RawMessage
 }
 
-// Runs returns the runs started for a PHLO, in order.
+// Runs returns the runs started for a PHLO, oldest first: those among the
+// newest MaxRuns (1,000).
 func (s *Server) Runs(phloID string) []Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Run
-	for _, id := range s.runOrder {
-		if r := s.runs[id]; r.phloID == phloID {
-			out = append(out, Run{PhloID: r.phloID, RunID: r.runID, Payload: slices.Clone(r.payload)})
+	for _, r := range s.runs {
+		if r.PhloID == phloID {
+			r.Payload = slices.Clone(r.Payload)
+			out = append(out, r)
 		}
 	}
 	return out
@@ -127,7 +125,7 @@ func (s *Server) Runs(phloID string) []Run {
 func (s *Server) phlo(phloID string) *phloState {
 	p := s.phlos[phloID]
 	if p == nil {
-		p = &phloState{name: "PHLO " + phloID, createdOn: s.now(), nodes: make(map[string]*nodeState)}
+		p = &phloState{name: "PHLO " + phloID, createdOn: time.Now(), nodes: make(map[string]*nodeState), bridges: make(map[string]*bridgeState)}
 		s.phlos[phloID] = p
 	}
 	return p
@@ -138,7 +136,7 @@ func (s *Server) node(phloID, nodeID string) *nodeState {
 	p := s.phlo(phloID)
 	n := p.nodes[nodeID]
 	if n == nil {
-		n = &nodeState{name: "Multi-Party Call " + nodeID, createdOn: s.now()}
+		n = &nodeState{name: "Multi-Party Call " + nodeID, createdOn: time.Now()}
 		p.nodes[nodeID] = n
 	}
 	return n
@@ -169,4 +167,102 @@ func (n *nodeState) remove(address string) {
 			m.TransferringTo = ""
 		}
 	}
+}
+
+// bridgeState is a conference bridge node.
+type bridgeState struct {
+	name      string
+	createdOn time.Time
+	members   []*BridgeMemberState // in the order they joined
+}
+
+// BridgeMemberState is a member of a conference bridge as the server sees
+// it.
+type BridgeMemberState struct {
+	// Address is the member's phone number or SIP endpoint.
+	Address string
+	// Muted says the others do not hear the member.
+	Muted bool
+}
+
+// AddBridge adds a conference bridge node named name to a PHLO, creating
+// the PHLO if absent, or renames the node if it exists.
+func (s *Server) AddBridge(phloID, nodeID, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bridge(phloID, nodeID).name = name
+}
+
+// AddBridgeMember puts a member into a conference bridge, creating the PHLO
+// and the node if absent. A member already in the bridge is unmuted.
+func (s *Server) AddBridgeMember(phloID, nodeID, address string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.bridge(phloID, nodeID)
+	if m := b.member(address); m != nil {
+		m.Muted = false
+		return
+	}
+	b.members = append(b.members, &BridgeMemberState{Address: address})
+}
+
+// BridgeMember returns a conference bridge member's state; false if the
+// bridge has no such member, because they never joined or have left.
+func (s *Server) BridgeMember(phloID, nodeID, address string) (BridgeMemberState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.lookupBridge(phloID, nodeID)
+	if b == nil {
+		return BridgeMemberState{}, false
+	}
+	m := b.member(address)
+	if m == nil {
+		return BridgeMemberState{}, false
+	}
+	return *m, true
+}
+
+// BridgeMembers returns the members of a conference bridge in the order
+// they joined.
+func (s *Server) BridgeMembers(phloID, nodeID string) []BridgeMemberState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.lookupBridge(phloID, nodeID)
+	if b == nil {
+		return nil
+	}
+	out := make([]BridgeMemberState, len(b.members))
+	for i, m := range b.members {
+		out[i] = *m
+	}
+	return out
+}
+
+// bridge returns the bridge, creating it and its PHLO. The caller holds mu.
+func (s *Server) bridge(phloID, nodeID string) *bridgeState {
+	p := s.phlo(phloID)
+	b := p.bridges[nodeID]
+	if b == nil {
+		b = &bridgeState{name: "Conference Bridge " + nodeID, createdOn: time.Now()}
+		p.bridges[nodeID] = b
+	}
+	return b
+}
+
+// lookupBridge returns the bridge or nil. The caller holds mu.
+func (s *Server) lookupBridge(phloID, nodeID string) *bridgeState {
+	p := s.phlos[phloID]
+	if p == nil {
+		return nil
+	}
+	return p.bridges[nodeID]
+}
+
+func (b *bridgeState) member(address string) *BridgeMemberState {
+	for _, m := range b.members {
+		if m.Address == address {
+			return m
+		}
+	}
+	return nil
 }

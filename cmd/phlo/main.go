@@ -1,18 +1,22 @@
 // Command phlo drives PHLO multi-party calls from the shell, and runs a fake
 // PHLO runner that programs in any language can use for their tests.
 //
-//	phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--phlo ID[=NAME]]...
 //	phlo member hold|unhold|hangup|resume-call|voicemail-drop|abort-transfer --phlo ID --node ID ADDRESS
 //	phlo call|warm-transfer|cold-transfer --phlo ID --node ID --trigger-source A --to B [--role R]
 //	phlo run --phlo ID [key=value]...
-//	phlo run get --phlo ID RUN_ID
 //	phlo get phlo --phlo ID
 //	phlo get node --phlo ID --node ID
+//	phlo get run --phlo ID RUN_ID
+//	phlo bridge mute|unmute|hangup --phlo ID --node ID ADDRESS
+//	phlo get bridge --phlo ID --node ID
+//	phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--bridge-member PHLO/NODE/ADDRESS]... [--phlo ID[=NAME]]...
+//	phlo version
 //
 // Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN; --base-url (or
 // PHLO_BASE_URL) points the commands at another runner, such as
 // "phlo serve". A result is printed as JSON on stdout; a failure is one line
-// on stderr and exit status 1 (2 for a usage error).
+// on stderr and exit status 1 (2 for a usage error). Every command takes
+// --help, which prints its usage on stdout.
 package main
 
 import (
@@ -24,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,31 +49,13 @@ func main() {
 // errUsage marks a usage error, already explained on stderr.
 var errUsage = errors.New("usage")
 
-const usage = `phlo drives PHLO multi-party calls, and runs a fake PHLO runner.
-
-Usage:
-  phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--phlo ID[=NAME]]...
-  phlo member ACTION --phlo ID --node ID ADDRESS
-        ACTION: hold, unhold, hangup, resume-call, voicemail-drop, abort-transfer
-  phlo call|warm-transfer|cold-transfer --phlo ID --node ID --trigger-source A --to B [--role R]
-  phlo run --phlo ID [key=value]...
-  phlo run get --phlo ID RUN_ID
-  phlo get phlo --phlo ID
-  phlo get node --phlo ID --node ID
-
-Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN. Every command but
-serve takes --base-url (default $PHLO_BASE_URL, else the Plivo runner) and
---timeout. Run "phlo COMMAND --help" for a command's flags.
-`
-
 // run is the whole program, with its world passed in so that tests can run
 // it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	err := dispatch(ctx, args, stdout, stderr, getenv)
+	c := &cli{stdout: stdout, stderr: stderr, getenv: getenv}
+	err := c.dispatch(ctx, args)
 	switch {
 	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
@@ -89,141 +77,332 @@ func oneLine(s string) string {
 	}), " ")
 }
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	cmd, rest := args[0], args[1:]
-	env := &cli{stdout: stdout, stderr: stderr, getenv: getenv}
-	switch cmd {
-	case "-h", "--help", "-help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	case "serve":
-		return env.serve(ctx, rest)
-	case "member":
-		return env.member(ctx, rest)
-	case "call", "warm-transfer", "cold-transfer":
-		return env.callAction(ctx, cmd, rest)
-	case "run":
-		if len(rest) > 0 && rest[0] == "get" {
-			return env.runGet(ctx, rest[1:])
-		}
-		return env.run(ctx, rest)
-	case "get":
-		if len(rest) == 0 {
-			return env.usageError("get needs phlo or node")
-		}
-		switch rest[0] {
-		case "phlo":
-			return env.getPhlo(ctx, rest[1:])
-		case "node":
-			return env.getNode(ctx, rest[1:])
-		}
-		return env.usageError("get needs phlo or node, not %q", rest[0])
-	}
-	return env.usageError("unknown command %q", cmd)
-}
-
 type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
 
-func (c *cli) usageError(format string, args ...any) error {
-	fmt.Fprintf(c.stderr, "phlo: "+format+"\n\n", args...)
-	fmt.Fprint(c.stderr, usage)
+// command is one entry of the command table: its name (one or two words),
+// what it takes, and setup, which defines its own flags and returns what
+// runs it. A non-nil result is printed as JSON.
+type command struct {
+	name    string
+	args    string // the positional arguments, for the synopsis
+	summary string
+	nargs   [2]int // the least and the most positional arguments; -1: any
+	// client commands take --base-url and --timeout, and need --phlo;
+	// node ones need --node too.
+	client, node bool
+	setup        func(fs *flag.FlagSet, in *invocation) func(context.Context) (any, error)
+}
+
+// invocation is one run of a command: its shared flags and arguments.
+type invocation struct {
+	cli             *cli
+	args            []string
+	baseURL, phloID string
+	nodeID          string
+	timeout         time.Duration
+}
+
+var commands []command
+
+func init() {
+	memberActions := []struct {
+		name string
+		act  func(*phlo.Member, context.Context) (*phlo.ActionResponse, error)
+		what string
+	}{
+		{"hold", (*phlo.Member).Hold, "put the member on hold"},
+		{"unhold", (*phlo.Member).Unhold, "take the member off hold"},
+		{"hangup", (*phlo.Member).Hangup, "disconnect the member from the call"},
+		{"resume-call", (*phlo.Member).ResumeCall, "complete the warm transfer the member started"},
+		{"voicemail-drop", (*phlo.Member).VoicemailDrop, "drop the agent's voicemail to the member"},
+		{"abort-transfer", (*phlo.Member).AbortTransfer, "cancel the transfer the member started"},
+	}
+	for _, a := range memberActions {
+		commands = append(commands, command{
+			name: "member " + a.name, args: "ADDRESS", summary: a.what, nargs: [2]int{1, 1}, client: true, node: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					return in.call(func(c *phlo.RestClient) (any, error) {
+						return a.act(c.Phlo(in.phloID).MultiPartyCall(in.nodeID).Member(in.args[0]), ctx)
+					})
+				}
+			},
+		})
+	}
+	callActions := []struct {
+		name string
+		act  func(*phlo.MultiPartyCall, context.Context, phlo.CallParams) (*phlo.ActionResponse, error)
+		what string
+	}{
+		{"call", (*phlo.MultiPartyCall).Call, "dial --to and add them to the call"},
+		{"warm-transfer", (*phlo.MultiPartyCall).WarmTransfer, "transfer the call from --trigger-source to --to, who talk first"},
+		{"cold-transfer", (*phlo.MultiPartyCall).ColdTransfer, "connect the member to --to; --trigger-source drops out"},
+	}
+	for _, a := range callActions {
+		commands = append(commands, command{
+			name: a.name, summary: a.what, client: true, node: true,
+			setup: func(fs *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				var p phlo.CallParams
+				var role string
+				fs.StringVar(&p.TriggerSource, "trigger-source", "", "number or SIP endpoint of the member who triggers it (required)")
+				fs.StringVar(&p.To, "to", "", "number or SIP endpoint to dial (required)")
+				fs.StringVar(&role, "role", "agent", "role of the member dialled: agent, customer or supervisor")
+				return func(ctx context.Context) (any, error) {
+					p.Role = phlo.Role(role)
+					return in.call(func(c *phlo.RestClient) (any, error) {
+						return a.act(c.Phlo(in.phloID).MultiPartyCall(in.nodeID), ctx, p)
+					})
+				}
+			},
+		})
+	}
+	bridgeActions := []struct {
+		name string
+		act  func(*phlo.BridgeMember, context.Context) (*phlo.ActionResponse, error)
+		what string
+	}{
+		{"mute", (*phlo.BridgeMember).Mute, "mute the conference bridge's member"},
+		{"unmute", (*phlo.BridgeMember).Unmute, "unmute the conference bridge's member"},
+		{"hangup", (*phlo.BridgeMember).Hangup, "disconnect the member from the conference bridge"},
+	}
+	for _, a := range bridgeActions {
+		commands = append(commands, command{
+			name: "bridge " + a.name, args: "ADDRESS", summary: a.what, nargs: [2]int{1, 1}, client: true, node: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					return in.call(func(c *phlo.RestClient) (any, error) {
+						return a.act(c.Phlo(in.phloID).ConferenceBridge(in.nodeID).Member(in.args[0]), ctx)
+					})
+				}
+			},
+		})
+	}
+	commands = append(commands,
+		command{
+			name: "run", args: "[key=value]...", summary: "run the PHLO with a payload of string values", nargs: [2]int{0, -1}, client: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					payload := make(map[string]any, len(in.args))
+					for _, kv := range in.args {
+						k, v, ok := strings.Cut(kv, "=")
+						if !ok || k == "" {
+							fmt.Fprintf(in.cli.stderr, "phlo run: %q is not key=value\n", kv)
+							return nil, errUsage
+						}
+						payload[k] = v
+					}
+					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).Run(ctx, payload) })
+				}
+			},
+		},
+		command{
+			name: "get phlo", summary: "print the PHLO's details", client: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).Get(ctx) })
+				}
+			},
+		},
+		command{
+			name: "get node", summary: "print the multi-party call node's details", client: true, node: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).MultiPartyCall(in.nodeID).Get(ctx) })
+				}
+			},
+		},
+		command{
+			name: "get bridge", summary: "print the conference bridge node's details", client: true, node: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).ConferenceBridge(in.nodeID).Get(ctx) })
+				}
+			},
+		},
+		command{
+			name: "get run", args: "RUN_ID", summary: "print a run of the PHLO, every field the runner sent", nargs: [2]int{1, 1}, client: true,
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(ctx context.Context) (any, error) {
+					return in.call(func(c *phlo.RestClient) (any, error) {
+						r, err := c.Phlo(in.phloID).GetRun(ctx, in.args[0])
+						if err != nil {
+							return nil, err
+						}
+						return r.Raw, nil
+					})
+				}
+			},
+		},
+		command{
+			name: "serve", summary: "run a fake PHLO runner until interrupted",
+			setup: setupServe,
+		},
+		command{
+			name: "version", summary: "print the version",
+			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+				return func(context.Context) (any, error) {
+					fmt.Fprintln(in.cli.stdout, versionLine())
+					return nil, nil
+				}
+			},
+		},
+	)
+}
+
+func versionLine() string {
+	return "phlo " + phlo.Version + " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+}
+
+func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" || s == "help" }
+
+func (c *cli) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, c.usage(""))
+		return errUsage
+	}
+	switch {
+	case isHelp(args[0]):
+		fmt.Fprint(c.stdout, c.usage(""))
+		return nil
+	case args[0] == "--version" || args[0] == "-version":
+		fmt.Fprintln(c.stdout, versionLine())
+		return nil
+	}
+	for _, cmd := range commands {
+		words := strings.Fields(cmd.name)
+		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
+			return c.runCommand(ctx, cmd, args[len(words):])
+		}
+	}
+	if group := c.usage(args[0]); group != "" {
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(c.stdout, group)
+			return nil
+		}
+		if len(args) == 1 {
+			fmt.Fprintf(c.stderr, "phlo %s: which one?\n\n%s", args[0], group)
+		} else {
+			fmt.Fprintf(c.stderr, "phlo %s: unknown command %q\n\n%s", args[0], args[1], group)
+		}
+		return errUsage
+	}
+	fmt.Fprintf(c.stderr, "phlo: unknown command %q\n\n%s", args[0], c.usage(""))
 	return errUsage
 }
 
-// command is one subcommand's flags, with the client flags they share.
-type command struct {
-	cli     *cli
-	fs      *flag.FlagSet
-	baseURL string
-	timeout time.Duration
-	phloID  string
-	nodeID  string
+// usage lists the commands whose first word is group, or every command for
+// "". It is empty for a group with no commands.
+func (c *cli) usage(group string) string {
+	var b strings.Builder
+	for _, cmd := range commands {
+		if group != "" && !strings.HasPrefix(cmd.name+" ", group+" ") {
+			continue
+		}
+		fmt.Fprintf(&b, "  phlo %-22s %s\n", cmd.name, cmd.summary)
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	head := "phlo drives PHLO multi-party calls, and runs a fake PHLO runner.\n\nUsage:\n"
+	tail := `
+Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN. Commands that call
+the runner take --phlo, --base-url (default $PHLO_BASE_URL, else the Plivo
+runner) and --timeout. Run "phlo COMMAND --help" for a command's flags.
+`
+	if group != "" {
+		head, tail = "Usage:\n", "\nRun \"phlo "+group+" COMMAND --help\" for a command's flags.\n"
+	}
+	return head + b.String() + tail
 }
 
-func (c *cli) newCommand(name, synopsis string, client, node bool) *command {
-	cmd := &command{cli: c, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	cmd.fs.SetOutput(c.stderr)
-	cmd.fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: %s\n\nFlags:\n", synopsis)
-		cmd.fs.PrintDefaults()
-	}
-	if client {
-		cmd.fs.StringVar(&cmd.baseURL, "base-url", c.getenv("PHLO_BASE_URL"), "runner base URL (default $PHLO_BASE_URL, else "+phlo.DefaultBaseURL+")")
-		cmd.fs.DurationVar(&cmd.timeout, "timeout", phlo.DefaultTimeout, "bound on the whole call, retries included")
-		cmd.fs.StringVar(&cmd.phloID, "phlo", "", "PHLO ID (required)")
-		if node {
-			cmd.fs.StringVar(&cmd.nodeID, "node", "", "multi-party call node ID (required)")
+// runCommand parses a command's flags, which may come before or after its
+// positional arguments, checks them, and runs it.
+func (c *cli) runCommand(ctx context.Context, cmd command, args []string) error {
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	in := &invocation{cli: c}
+	if cmd.client {
+		fs.StringVar(&in.baseURL, "base-url", c.getenv(phlo.EnvBaseURL), "runner base URL (default $PHLO_BASE_URL, else "+phlo.DefaultBaseURL+")")
+		fs.DurationVar(&in.timeout, "timeout", phlo.DefaultTimeout, "bound on the whole call, retries included")
+		fs.StringVar(&in.phloID, "phlo", "", "PHLO ID (required)")
+		if cmd.node {
+			fs.StringVar(&in.nodeID, "node", "", "node ID (required)")
 		}
 	}
-	return cmd
-}
-
-// parse parses flags that may come before or after the positional
-// arguments, and checks how many positional arguments there are.
-func (cmd *command) parse(args []string, minArgs, maxArgs int) ([]string, error) {
-	var positional []string
+	runIt := cmd.setup(fs, in)
 	for {
-		if err := cmd.fs.Parse(args); err != nil {
+		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				c.commandHelp(cmd, fs)
+				return nil
 			}
-			return nil, errUsage
+			fmt.Fprintf(c.stderr, "phlo %s: %v\nRun \"phlo %s --help\" for usage.\n", cmd.name, err, cmd.name)
+			return errUsage
 		}
-		args = cmd.fs.Args()
+		args = fs.Args()
 		if len(args) == 0 {
 			break
 		}
 		if args[0] == "--" {
-			positional = append(positional, args[1:]...)
+			in.args = append(in.args, args[1:]...)
 			break
 		}
-		positional = append(positional, args[0])
+		in.args = append(in.args, args[0])
 		args = args[1:]
 	}
-	if len(positional) < minArgs || (maxArgs >= 0 && len(positional) > maxArgs) {
-		fmt.Fprintf(cmd.cli.stderr, "phlo %s: wrong number of arguments\n", cmd.fs.Name())
-		cmd.fs.Usage()
-		return nil, errUsage
+	problem := ""
+	switch n := len(in.args); {
+	case n < cmd.nargs[0] || (cmd.nargs[1] >= 0 && n > cmd.nargs[1]):
+		problem = "wrong number of arguments"
+	case cmd.client && in.phloID == "":
+		problem = "--phlo is required"
+	case cmd.node && in.nodeID == "":
+		problem = "--node is required"
 	}
-	return positional, nil
-}
-
-// client builds the SDK client from the environment and the flags.
-func (cmd *command) client() (*phlo.RestClient, error) {
-	if cmd.phloID == "" {
-		fmt.Fprintf(cmd.cli.stderr, "phlo %s: --phlo is required\n", cmd.fs.Name())
-		return nil, errUsage
+	if problem != "" {
+		fmt.Fprintf(c.stderr, "phlo %s: %s\nRun \"phlo %s --help\" for usage.\n", cmd.name, problem, cmd.name)
+		return errUsage
 	}
-	if cmd.fs.Lookup("node") != nil && cmd.nodeID == "" {
-		fmt.Fprintf(cmd.cli.stderr, "phlo %s: --node is required\n", cmd.fs.Name())
-		return nil, errUsage
-	}
-	opts := []phlo.Option{phlo.WithTimeout(cmd.timeout), phlo.WithUserAgent("phlo-cli/" + phlo.Version)}
-	if cmd.baseURL != "" {
-		opts = append(opts, phlo.WithBaseURL(cmd.baseURL))
-	}
-	return phlo.NewRestClient(cmd.cli.getenv(phlo.EnvAuthID), cmd.cli.getenv(phlo.EnvAuthToken), opts...)
-}
-
-// call builds the client, runs f with it, and prints f's result as JSON.
-func (cmd *command) call(f func(*phlo.RestClient) (any, error)) error {
-	client, err := cmd.client()
-	if err != nil {
+	out, err := runIt(ctx)
+	if err != nil || out == nil {
 		return err
 	}
-	defer client.CloseIdleConnections()
-	v, err := f(client)
-	if err != nil {
-		return err
+	return c.print(out)
+}
+
+// commandHelp prints a command's usage and flags on stdout.
+func (c *cli) commandHelp(cmd command, fs *flag.FlagSet) {
+	synopsis := "phlo " + cmd.name
+	if cmd.client {
+		synopsis += " --phlo ID"
 	}
-	return cmd.cli.print(v)
+	if cmd.node {
+		synopsis += " --node ID"
+	}
+	synopsis += " [flags]"
+	if cmd.args != "" {
+		synopsis += " " + cmd.args
+	}
+	fmt.Fprintf(c.stdout, "Usage: %s\n\n%s.\n\nFlags:\n", synopsis, strings.ToUpper(cmd.summary[:1])+cmd.summary[1:])
+	fs.SetOutput(c.stdout)
+	fs.PrintDefaults()
+}
+
+// call builds the client from the environment and the flags, and calls f.
+func (in *invocation) call(f func(*phlo.RestClient) (any, error)) (any, error) {
+	opts := []phlo.Option{phlo.WithTimeout(in.timeout), phlo.WithUserAgent("phlo-cli/" + phlo.Version)}
+	if in.baseURL != "" {
+		opts = append(opts, phlo.WithBaseURL(in.baseURL))
+	}
+	client, err := phlo.NewRestClient(in.cli.getenv(phlo.EnvAuthID), in.cli.getenv(phlo.EnvAuthToken), opts...)
+	if err != nil {
+		return nil, err
+	}
+	return f(client)
 }
 
 // print writes v as indented JSON. encoding/json escapes the C0 controls;
@@ -252,198 +431,109 @@ func (c *cli) print(v any) error {
 	return err
 }
 
-var memberActions = map[string]func(*phlo.Member, context.Context) (*phlo.ActionResponse, error){
-	"hold":           (*phlo.Member).Hold,
-	"unhold":         (*phlo.Member).Unhold,
-	"hangup":         (*phlo.Member).Hangup,
-	"resume-call":    (*phlo.Member).ResumeCall,
-	"voicemail-drop": (*phlo.Member).VoicemailDrop,
-	"abort-transfer": (*phlo.Member).AbortTransfer,
-}
+// repeated collects a flag given more than once.
+type repeated []string
 
-func (c *cli) member(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) == 0 {
-			return c.usageError("member needs an action")
+// String shows the values given so far, for flag's help.
+func (m *repeated) String() string { return strings.Join(*m, ",") }
+
+// Set adds one value.
+func (m *repeated) Set(v string) error { *m = append(*m, v); return nil }
+
+func setupServe(fs *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
+	c := in.cli
+	addr := fs.String("addr", "127.0.0.1:8089", "address to listen on; \":PORT\" or \"0.0.0.0:PORT\" listens beyond loopback, as a container must")
+	authID := fs.String("auth-id", c.getenv(phlo.EnvAuthID), "auth ID to accept (default $PLIVO_AUTH_ID, else generated)")
+	authToken := fs.String("auth-token", c.getenv(phlo.EnvAuthToken), "auth token to accept (default $PLIVO_AUTH_TOKEN, else generated)")
+	var seed, bridgeSeed, phlos repeated
+	fs.Var(&seed, "member", "put a member in a call, PHLO/NODE/ADDRESS[/ROLE]; may be repeated")
+	fs.Var(&bridgeSeed, "bridge-member", "put a member in a conference bridge, PHLO/NODE/ADDRESS; may be repeated")
+	fs.Var(&phlos, "phlo", "add a PHLO with no call, ID[=NAME], to run; may be repeated")
+	return func(ctx context.Context) (any, error) {
+		type member struct {
+			phloID, nodeID, address string
+			role                    phlo.Role
 		}
-		fmt.Fprint(c.stdout, "Usage: phlo member hold|unhold|hangup|resume-call|voicemail-drop|abort-transfer --phlo ID --node ID ADDRESS\n")
-		return nil
-	}
-	name := args[0]
-	act, ok := memberActions[name]
-	if !ok {
-		return c.usageError("unknown member action %q", name)
-	}
-	cmd := c.newCommand("member "+name, "phlo member "+name+" --phlo ID --node ID ADDRESS", true, true)
-	pos, err := cmd.parse(args[1:], 1, 1)
-	if err != nil {
-		return err
-	}
-	return cmd.call(func(client *phlo.RestClient) (any, error) {
-		return act(client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID).Member(pos[0]), ctx)
-	})
-}
-
-func (c *cli) callAction(ctx context.Context, name string, args []string) error {
-	cmd := c.newCommand(name, "phlo "+name+" --phlo ID --node ID --trigger-source A --to B [--role R]", true, true)
-	var p phlo.CallParams
-	var role string
-	cmd.fs.StringVar(&p.TriggerSource, "trigger-source", "", "number or SIP endpoint of the member who triggers it (required)")
-	cmd.fs.StringVar(&p.To, "to", "", "number or SIP endpoint to dial (required)")
-	cmd.fs.StringVar(&role, "role", "agent", "role of the member dialled: agent, customer or supervisor")
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return err
-	}
-	p.Role = phlo.Role(role)
-	act := callActions[name]
-	return cmd.call(func(client *phlo.RestClient) (any, error) {
-		return act(client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID), ctx, p)
-	})
-}
-
-var callActions = map[string]func(*phlo.MultiPartyCall, context.Context, phlo.CallParams) (*phlo.ActionResponse, error){
-	"call":          (*phlo.MultiPartyCall).Call,
-	"warm-transfer": (*phlo.MultiPartyCall).WarmTransfer,
-	"cold-transfer": (*phlo.MultiPartyCall).ColdTransfer,
-}
-
-func (c *cli) run(ctx context.Context, args []string) error {
-	cmd := c.newCommand("run", "phlo run --phlo ID [key=value]...", true, false)
-	pos, err := cmd.parse(args, 0, -1)
-	if err != nil {
-		return err
-	}
-	payload := make(map[string]any, len(pos))
-	for _, kv := range pos {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			fmt.Fprintf(c.stderr, "phlo run: %q is not key=value\n", kv)
-			return errUsage
+		var parsed []member
+		for _, s := range seed {
+			parts := strings.Split(s, "/")
+			if len(parts) < 3 || parts[0] == "" || parts[1] == "" {
+				fmt.Fprintf(c.stderr, "phlo serve: --member %q is not PHLO/NODE/ADDRESS[/ROLE]\n", s)
+				return nil, errUsage
+			}
+			m := member{phloID: parts[0], nodeID: parts[1], role: phlo.RoleAgent}
+			rest := parts[2:]
+			if len(rest) > 1 {
+				switch r := phlo.Role(rest[len(rest)-1]); r {
+				case phlo.RoleAgent, phlo.RoleCustomer, phlo.RoleSupervisor:
+					m.role, rest = r, rest[:len(rest)-1]
+				}
+			}
+			m.address = strings.Join(rest, "/")
+			if m.address == "" {
+				fmt.Fprintf(c.stderr, "phlo serve: --member %q has no address\n", s)
+				return nil, errUsage
+			}
+			parsed = append(parsed, m)
 		}
-		payload[k] = v
-	}
-	return cmd.call(func(client *phlo.RestClient) (any, error) {
-		return client.Phlo(cmd.phloID).Run(ctx, payload)
-	})
-}
+		type bridgeMember struct{ phloID, nodeID, address string }
+		var bridged []bridgeMember
+		for _, s := range bridgeSeed {
+			parts := strings.SplitN(s, "/", 3)
+			if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+				fmt.Fprintf(c.stderr, "phlo serve: --bridge-member %q is not PHLO/NODE/ADDRESS\n", s)
+				return nil, errUsage
+			}
+			bridged = append(bridged, bridgeMember{parts[0], parts[1], parts[2]})
+		}
+		for _, p := range phlos {
+			if id, _, _ := strings.Cut(p, "="); id == "" {
+				fmt.Fprintf(c.stderr, "phlo serve: --phlo %q has no ID\n", p)
+				return nil, errUsage
+			}
+		}
 
-func (c *cli) runGet(ctx context.Context, args []string) error {
-	cmd := c.newCommand("run get", "phlo run get --phlo ID RUN_ID", true, false)
-	pos, err := cmd.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	return cmd.call(func(client *phlo.RestClient) (any, error) {
-		r, err := client.Phlo(cmd.phloID).GetRun(ctx, pos[0])
+		srv, err := phlotest.Listen(*addr, phlotest.WithCredentials(*authID, *authToken))
 		if err != nil {
 			return nil, err
 		}
-		// The raw reply holds every field the runner sent, known or not.
-		return r.Raw, nil
-	})
-}
-
-func (c *cli) getPhlo(ctx context.Context, args []string) error {
-	cmd := c.newCommand("get phlo", "phlo get phlo --phlo ID", true, false)
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return err
-	}
-	return cmd.call(func(client *phlo.RestClient) (any, error) {
-		return client.Phlo(cmd.phloID).Get(ctx)
-	})
-}
-
-func (c *cli) getNode(ctx context.Context, args []string) error {
-	cmd := c.newCommand("get node", "phlo get node --phlo ID --node ID", true, true)
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return err
-	}
-	return cmd.call(func(client *phlo.RestClient) (any, error) {
-		return client.Phlo(cmd.phloID).MultiPartyCall(cmd.nodeID).Get(ctx)
-	})
-}
-
-// members collects repeated --member flags.
-type members []string
-
-// String shows the members given so far, for flag's help.
-func (m *members) String() string { return strings.Join(*m, ",") }
-
-// Set adds one --member.
-func (m *members) Set(v string) error { *m = append(*m, v); return nil }
-
-func (c *cli) serve(ctx context.Context, args []string) error {
-	cmd := c.newCommand("serve", "phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--phlo ID[=NAME]]...", false, false)
-	addr := cmd.fs.String("addr", "127.0.0.1:8089", "address to listen on")
-	authID := cmd.fs.String("auth-id", c.getenv(phlo.EnvAuthID), "auth ID to accept (default $PLIVO_AUTH_ID, else generated)")
-	authToken := cmd.fs.String("auth-token", c.getenv(phlo.EnvAuthToken), "auth token to accept (default $PLIVO_AUTH_TOKEN, else generated)")
-	var seed, phlos members
-	cmd.fs.Var(&seed, "member", "put a member in a call, PHLO/NODE/ADDRESS[/ROLE]; repeatable")
-	cmd.fs.Var(&phlos, "phlo", "add a PHLO with no call, ID[=NAME], to run; repeatable")
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return err
-	}
-	type member struct {
-		phloID, nodeID, address string
-		role                    phlo.Role
-	}
-	var parsed []member
-	for _, s := range seed {
-		parts := strings.Split(s, "/")
-		if len(parts) < 3 || parts[0] == "" || parts[1] == "" {
-			fmt.Fprintf(c.stderr, "phlo serve: --member %q is not PHLO/NODE/ADDRESS[/ROLE]\n", s)
-			return errUsage
-		}
-		m := member{phloID: parts[0], nodeID: parts[1], role: phlo.RoleAgent}
-		rest := parts[2:]
-		if len(rest) > 1 {
-			switch r := phlo.Role(rest[len(rest)-1]); r {
-			case phlo.RoleAgent, phlo.RoleCustomer, phlo.RoleSupervisor:
-				m.role, rest = r, rest[:len(rest)-1]
+		defer srv.Close()
+		for _, p := range phlos {
+			id, name, _ := strings.Cut(p, "=")
+			if name == "" {
+				name = "PHLO " + id
 			}
+			srv.AddPhlo(id, name)
 		}
-		m.address = strings.Join(rest, "/")
-		if m.address == "" {
-			fmt.Fprintf(c.stderr, "phlo serve: --member %q has no address\n", s)
-			return errUsage
+		for _, m := range parsed {
+			srv.AddMember(m.phloID, m.nodeID, m.address, m.role)
 		}
-		parsed = append(parsed, m)
-	}
-
-	srv, err := phlotest.Listen(*addr, phlotest.WithCredentials(*authID, *authToken))
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	for _, p := range phlos {
-		id, name, _ := strings.Cut(p, "=")
-		if id == "" {
-			fmt.Fprintf(c.stderr, "phlo serve: --phlo %q has no ID\n", p)
-			return errUsage
+		for _, m := range bridged {
+			srv.AddBridgeMember(m.phloID, m.nodeID, m.address)
 		}
-		if name == "" {
-			name = "PHLO " + id
+		if !srv.LoopbackOnly() {
+			fmt.Fprintf(c.stderr, "phlo serve: warning: listening on %s, beyond loopback: anyone who reaches this host can use the fake runner. "+
+				"Other containers reach it at http://HOST:PORT with phlo.WithInsecureHTTP().\n", *addr)
 		}
-		srv.AddPhlo(id, name)
+		fmt.Fprintf(c.stdout, "fake PHLO runner listening on %s\n", srv.URL)
+		fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvBaseURL, srv.URL)
+		if *authID == "" {
+			fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthID, srv.AuthID)
+		}
+		if *authToken == "" {
+			// Only credentials this fake made up are printed; given ones never are.
+			fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthToken, srv.AuthToken)
+		}
+		for _, p := range phlos {
+			fmt.Fprintf(c.stdout, "  PHLO %s\n", p)
+		}
+		for _, m := range parsed {
+			fmt.Fprintf(c.stdout, "  member %s in %s/%s as %s\n", m.address, m.phloID, m.nodeID, m.role)
+		}
+		for _, m := range bridged {
+			fmt.Fprintf(c.stdout, "  member %s in the conference bridge %s/%s\n", m.address, m.phloID, m.nodeID)
+		}
+		<-ctx.Done()
+		return nil, nil
 	}
-	for _, m := range parsed {
-		srv.AddMember(m.phloID, m.nodeID, m.address, m.role)
-	}
-	fmt.Fprintf(c.stdout, "fake PHLO runner listening on %s\n", srv.URL)
-	fmt.Fprintf(c.stdout, "  export PHLO_BASE_URL=%s\n", srv.URL)
-	if *authID == "" {
-		fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthID, srv.AuthID)
-	}
-	if *authToken == "" {
-		// Only credentials this fake made up are printed; given ones never are.
-		fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthToken, srv.AuthToken)
-	}
-	for _, p := range phlos {
-		fmt.Fprintf(c.stdout, "  PHLO %s\n", p)
-	}
-	for _, m := range parsed {
-		fmt.Fprintf(c.stdout, "  member %s in %s/%s as %s\n", m.address, m.phloID, m.nodeID, m.role)
-	}
-	<-ctx.Done()
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/phlogo/phlo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -122,7 +123,7 @@ func TestServeAndDriveACall(t *testing.T) {
 	assert.Contains(t, out, `"phlo_id": "p1"`)
 }
 
-func TestRunAndRunGet(t *testing.T) {
+func TestRunAndGetRun(t *testing.T) {
 	env := serve(t, "--phlo", "p1=Outbound")
 	code, out, errOut := phloCmd(env, "run", "--phlo", "p1", "from=+14155550100", "to=+14155550111")
 	require.Equal(t, 0, code, errOut)
@@ -132,7 +133,7 @@ func TestRunAndRunGet(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
 	require.NotEmpty(t, res.PhloRunID)
 
-	code, out, errOut = phloCmd(env, "run", "get", "--phlo", "p1", res.PhloRunID)
+	code, out, errOut = phloCmd(env, "get", "run", "--phlo", "p1", res.PhloRunID)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, `"run_id": "`+res.PhloRunID+`"`)
 	assert.Contains(t, out, `"call_uuids": []`)
@@ -155,14 +156,17 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, "Usage:"},
 		{"unknown command", []string{"dance"}, `unknown command "dance"`},
-		{"unknown member action", []string{"member", "mute"}, `unknown member action "mute"`},
+		{"unknown member action", []string{"member", "mute"}, `phlo member: unknown command "mute"`},
+		{"member alone", []string{"member"}, `phlo member: which one?`},
 		{"no address", []string{"member", "hold", "--phlo", "p", "--node", "n"}, "wrong number of arguments"},
 		{"no phlo", []string{"member", "hold", "--node", "n", "+1"}, "--phlo is required"},
 		{"no node", []string{"get", "node", "--phlo", "p"}, "--node is required"},
 		{"bad flag", []string{"call", "--nope"}, "flag provided but not defined"},
 		{"bad payload", []string{"run", "--phlo", "p", "novalue"}, `"novalue" is not key=value`},
 		{"bad member seed", []string{"serve", "--member", "p1"}, "is not PHLO/NODE/ADDRESS"},
-		{"get what", []string{"get", "call"}, "get needs phlo or node"},
+		{"get what", []string{"get", "call"}, `phlo get: unknown command "call"`},
+		{"the old run get", []string{"run", "get", "--phlo", "p", "r"}, `"get" is not key=value`},
+		{"bad version flag", []string{"version", "--short"}, "flag provided but not defined"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,16 +178,66 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestHelpOnEveryCommand: --help on every command and group, and at the
+// top, exits 0 and prints on stdout only.
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, args := range [][]string{
-		{"--help"}, {"serve", "--help"}, {"member", "--help"}, {"member", "hold", "--help"}, {"call", "-h"},
-		{"warm-transfer", "--help"}, {"cold-transfer", "--help"}, {"run", "--help"}, {"run", "get", "--help"},
-		{"get", "phlo", "--help"}, {"get", "node", "--help"},
-	} {
+	all := [][]string{{"--help"}, {"-h"}, {"help"}, {"member", "--help"}, {"get", "--help"}, {"get", "-h"}}
+	for _, cmd := range commands {
+		all = append(all, append(strings.Fields(cmd.name), "--help"))
+	}
+	for _, args := range all {
 		code, out, errOut := phloCmd(nil, args...)
 		assert.Equal(t, 0, code, "%v", args)
-		assert.Contains(t, out+errOut, "Usage", "%v", args)
+		assert.Contains(t, out, "Usage", "%v", args)
+		assert.Empty(t, errOut, "%v", args)
 	}
+	_, out, _ := phloCmd(nil, "get", "run", "--help")
+	assert.Contains(t, out, "Usage: phlo get run --phlo ID [flags] RUN_ID")
+	assert.Contains(t, out, "-base-url")
+}
+
+// TestVersion: "phlo version" and "phlo --version" print the SDK's version.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errOut := phloCmd(nil, args...)
+		require.Equal(t, 0, code, errOut)
+		assert.Regexp(t, `^phlo `+regexp.QuoteMeta(phlo.Version)+` \(go`, out)
+	}
+}
+
+// TestSuccessOmitsAnEmptyError: an action's output has no "error": "".
+func TestSuccessOmitsAnEmptyError(t *testing.T) {
+	env := serve(t, "--member", "p1/n1/+14155550100/customer")
+	code, out, errOut := phloCmd(env, "member", "hold", "--phlo", "p1", "--node", "n1", "+14155550100")
+	require.Equal(t, 0, code, errOut)
+	assert.NotContains(t, out, `"error"`)
+	assert.Contains(t, out, `"api_id"`)
+}
+
+// TestServeBeyondLoopback: ":0" serves on every interface, as a container
+// must, prints a base URL the SDK takes, and warns on stderr.
+func TestServeBeyondLoopback(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", ":0", "--phlo", "p1"}, &out, &errOut, func(string) string { return "" })
+	}()
+	re := regexp.MustCompile(`export (\w+)=(\S+)`)
+	env := map[string]string{}
+	for len(env) < 3 {
+		for _, m := range re.FindAllStringSubmatch(out.String(), -1) {
+			env[m[1]] = m[2]
+		}
+		time.Sleep(time.Millisecond)
+	}
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, env["PHLO_BASE_URL"])
+	assert.Contains(t, errOut.String(), "warning: listening on :0, beyond loopback")
+	code, got, stderr := phloCmd(env, "get", "phlo", "--phlo", "p1")
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, got, `"phlo_id": "p1"`)
+	cancel()
+	assert.Equal(t, 0, <-done)
 }
 
 func TestFailuresAreOneLineAndSecretFree(t *testing.T) {

@@ -5,43 +5,66 @@
 // fake PHLO runner in the process:
 //
 //	go run ./examples/run
+//
+// To use it in a service, copy it and delete the block that starts the fake.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
-	"github.com/phlogo/phlo/examples/internal/demo"
+	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/phlotest"
 )
 
 func main() {
-	need := map[string]string{"PHLO_FROM": "+14155550100", "PHLO_TO": "+14155550111"}
-	setup, vars, err := demo.Connect(false, need, nil)
-	if err != nil {
-		demo.Fail(err)
-	}
-	defer setup.Close()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	phloID, from, to := os.Getenv("PHLO_ID"), os.Getenv("PHLO_FROM"), os.Getenv("PHLO_TO")
 
-	p := setup.Client.Phlo(setup.PhloID)
+	// Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, the runner's
+	// address from PHLO_BASE_URL when it is set.
+	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
+	if errors.Is(err, phlo.ErrMissingCredentials) {
+		// No credentials: use a fake runner in this process instead.
+		srv := phlotest.NewServer()
+		defer srv.Close()
+		phloID, from, to = "demo-phlo", "+14155550100", "+14155550111"
+		srv.AddPhlo(phloID, "Demo PHLO")
+		fmt.Printf("%s is not set: using the in-process fake PHLO runner at %s\n", phlo.EnvAuthID, srv.URL)
+		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
+	}
+	if err != nil {
+		fail(err)
+	}
+	if phloID == "" || from == "" || to == "" {
+		fail(errors.New("credentials are set, so this example runs a real PHLO; set PHLO_ID, PHLO_FROM, PHLO_TO too"))
+	}
+
+	p := client.Phlo(phloID)
 	info, err := p.Get(ctx)
 	if err != nil {
-		demo.Fail(err)
+		fail(err)
 	}
 	fmt.Printf("PHLO %s %q, created %s\n", info.PhloID, info.Name, info.CreatedOn.Format(time.RFC3339))
 
-	res, err := p.Run(ctx, map[string]any{"from": vars["PHLO_FROM"], "to": vars["PHLO_TO"]})
+	res, err := p.Run(ctx, map[string]any{"from": from, "to": to})
 	if err != nil {
-		demo.Fail(err)
+		fail(err)
 	}
 	fmt.Printf("run: api_id=%s run_id=%s message=%q\n", res.APIID, res.PhloRunID, res.Message)
 
 	run, err := p.GetRun(ctx, res.PhloRunID)
 	if err != nil {
-		demo.Fail(err)
+		fail(err)
 	}
 	fmt.Printf("run %s: calls=%v messages=%v recordings=%v\n", run.RunID, run.CallUUIDs, run.MessageUUIDs, run.RecordingIDs)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "error:", err)
+	os.Exit(1)
 }
