@@ -1,6 +1,7 @@
 // Package phlo is a client for Plivo's PHLO runner API, built around the
 // multi-party call node: put a member on hold, take them off, hang up,
-// transfer, drop a voicemail, and get or run a PHLO.
+// transfer, drop a voicemail, and get or run a PHLO; and the conference
+// bridge node: mute, unmute and hang up its members.
 //
 // Build one *RestClient and share it; reach a resource through handles that
 // cost no I/O, then act on it with a context:
@@ -18,7 +19,8 @@
 // error, log record or printed value shows a credential, whatever a server
 // sends back.
 //
-// Package phlotest provides a fake runner for tests that need no network.
+// Package phlotest provides a fake runner for tests that need no network,
+// and package callback verifies the signed requests Plivo sends back.
 package phlo
 
 import (

@@ -209,3 +209,20 @@ func ExampleMember_Hangup() {
 	fmt.Println("in the call:", inCall)
 	// Output: in the call: false
 }
+
+// Mute a member of a conference bridge, against the fake runner.
+func ExampleBridgeMember_Mute() {
+	srv := phlotest.NewServer()
+	defer srv.Close()
+	srv.AddBridgeMember("phlo-1", "bridge-1", "+14155550100")
+
+	member := srv.Client().Phlo("phlo-1").ConferenceBridge("bridge-1").Member("+14155550100")
+	if _, err := member.Mute(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	state, _ := srv.BridgeMember("phlo-1", "bridge-1", "+14155550100")
+	req := srv.Requests()[0]
+	fmt.Println(state.Muted, req.Method, req.Path, string(req.Body))
+	// Output: true POST /v1/phlo/phlo-1/conference_bridge/bridge-1/members/+14155550100 {"action":"mute"}
+}

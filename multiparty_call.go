@@ -57,7 +57,7 @@ type callAction struct {
 	Role          Role   `json:"role"`
 }
 
-// NodeInfo describes a multi-party call node.
+// NodeInfo describes a node: a multi-party call or a conference bridge.
 type NodeInfo struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
@@ -67,7 +67,7 @@ type NodeInfo struct {
 	PhloID string `json:"phlo_id"`
 	// Name is the node's name.
 	Name string `json:"name"`
-	// NodeType is "multi_party_call".
+	// NodeType is "multi_party_call" or "conference_bridge".
 	NodeType string `json:"node_type"`
 	// CreatedOn is when the node was created.
 	CreatedOn time.Time `json:"created_on"`

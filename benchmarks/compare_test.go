@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/callback"
 	"github.com/phlogo/phlo/phlotest"
 	plivo "github.com/plivo/plivo-go/v7"
 )
@@ -415,5 +416,96 @@ func BenchmarkTLSBurst(b *testing.B) {
 				b.ReportMetric(float64(handshakes(b, base, stats)-before)*1000/float64(goroutines*holds*b.N), "handshakes/1k-holds")
 			})
 		}
+	}
+}
+
+// TestCallbackSignaturesMatchPlivoGo: the callback package signs as Plivo's
+// Go SDK does wherever the two agree on the rules, and each accepts the
+// other's signature.
+func TestCallbackSignaturesMatchPlivoGo(t *testing.T) {
+	const token, nonce = "cross-check-token", "38102953"
+	cases := []struct {
+		method, uri string
+		params      map[string]string
+	}{
+		{"GET", "https://example.com/plivo/events", nil},
+		{"GET", "https://example.com/plivo/events?b=2&a=1", nil},
+		{"GET", "https://example.com:8443/plivo/events?a=1", map[string]string{"c": "3"}},
+		{"POST", "https://example.com/plivo/events", map[string]string{"To": "+14155550100", "From": "+14155550111", "CallUUID": "abc"}},
+		{"POST", "https://example.com/plivo/events?x=1", map[string]string{"Event": "member_hold"}},
+		{"POST", "https://example.com/plivo/events?x=1", nil},
+		{"POST", "http://example.com/cb", map[string]string{"name": "Zoë 日本", "empty": ""}},
+	}
+	for _, c := range cases {
+		values := url.Values{}
+		for k, v := range c.params {
+			values.Set(k, v)
+		}
+		want := plivo.ComputeSignatureV3(token, c.uri, c.method, nonce, c.params)
+		if got := callback.SignatureV3(token, c.uri, c.method, nonce, values); got != want {
+			t.Errorf("%s %s %v: signed %q, plivo-go %q", c.method, c.uri, c.params, got, want)
+		}
+		if !callback.ValidateV3(token, c.uri, c.method, nonce, want, values) {
+			t.Errorf("%s %s: plivo-go's signature refused", c.method, c.uri)
+		}
+		if !plivo.ValidateSignatureV3(c.uri, nonce, c.method, callback.SignatureV3(token, c.uri, c.method, nonce, values), token, c.params) {
+			t.Errorf("%s %s: plivo-go refuses ours", c.method, c.uri)
+		}
+	}
+	uri := "https://example.com:8443/plivo/events?x=1"
+	if got, want := callback.SignatureV2(token, uri, nonce), plivo.ComputeSignatureV2(token, uri, nonce); got != want {
+		t.Errorf("V2: signed %q, plivo-go %q", got, want)
+	}
+	// Where they part: a key with several values. plivo-go signs the first
+	// value alone; the callback package signs each, sorted, as Plivo's
+	// Python SDK does.
+	repeated := url.Values{"a": {"z", "y"}}
+	if callback.SignatureV3(token, "https://example.com/cb", "POST", nonce, repeated) ==
+		plivo.ComputeSignatureV3(token, "https://example.com/cb", "POST", nonce, map[string]string{"a": "z"}) {
+		t.Error("plivo-go now signs every value of a repeated key: update the callback package's notes")
+	}
+}
+
+// TestBridgeWireParity: the conference bridge's member actions go on the
+// wire as Plivo's Python and PHP SDKs send them, by their source: POST
+// /v1/phlo/{phlo_id}/conference_bridge/{node_id}/members/{member_address}
+// with {"action": ...}. Python adds a trailing slash, which the runner, and
+// the fake, accept.
+func TestBridgeWireParity(t *testing.T) {
+	srv := phlotest.Start(t, phlotest.WithCredentials(authID, authToken))
+	const bridge = "bridge-1"
+	srv.AddBridgeMember(phloID, bridge, memberAddress)
+	m := newPhlo(t, srv.URL).Phlo(phloID).ConferenceBridge(bridge).Member(memberAddress)
+	path := "/v1/phlo/" + phloID + "/conference_bridge/" + bridge + "/members/" + memberAddress
+	for _, a := range []struct {
+		action string
+		call   func(context.Context) (*phlo.ActionResponse, error)
+	}{{"mute", m.Mute}, {"unmute", m.Unmute}, {"hangup", m.Hangup}} {
+		srv.ResetRequests()
+		if _, err := a.call(context.Background()); err != nil {
+			t.Fatal(a.action, err)
+		}
+		r := srv.Requests()[0]
+		if r.Method != "POST" || r.Path != path || string(r.Body) != `{"action":"`+a.action+`"}` || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %s %s %s", a.action, r.Method, r.Path, r.Body)
+		}
+	}
+
+	// Python's form, by hand.
+	srv.AddBridgeMember(phloID, bridge, memberAddress)
+	req, err := http.NewRequest("POST", srv.URL+path+"/", strings.NewReader(`{"action": "mute"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(authID, authToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	if st, _ := srv.BridgeMember(phloID, bridge, memberAddress); resp.StatusCode != http.StatusCreated || !st.Muted {
+		t.Errorf("Python's form: status %d, muted %v", resp.StatusCode, st.Muted)
 	}
 }

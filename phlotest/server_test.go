@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/callback"
 	"github.com/phlogo/phlo/phlotest"
 )
 
@@ -574,4 +576,66 @@ func TestListenOnEveryInterface(t *testing.T) {
 	local := phlotest.NewServer()
 	defer local.Close()
 	assert.True(t, local.LoopbackOnly())
+}
+
+// TestBridgeOnTheWire: the bridge as any client sees it: the SDKs' forms,
+// the runner's checks, and the fake's choices where the runner's are not
+// known.
+func TestBridgeOnTheWire(t *testing.T) {
+	t.Parallel()
+	srv, r := setup(t)
+	srv.AddBridge(pID, "b1", "Support bridge")
+	srv.AddBridgeMember(pID, "b1", customer)
+	node := "/v1/phlo/" + pID + "/conference_bridge/b1"
+	member := node + "/members/" + customer
+
+	status, out := r.do("GET", node+"/", "", true)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, "conference_bridge", out["node_type"])
+	assert.Equal(t, "Support bridge", out["name"])
+
+	status, _ = r.do("POST", member+"/", `{"action":"mute"}`, true) // Python's trailing slash
+	assert.Equal(t, 201, status)
+	m, _ := srv.BridgeMember(pID, "b1", customer)
+	assert.True(t, m.Muted)
+	status, _ = r.do("POST", member+"?action=unmute", `{}`, true)
+	assert.Equal(t, 201, status)
+	m, _ = srv.BridgeMember(pID, "b1", customer)
+	assert.False(t, m.Muted)
+
+	for _, c := range []struct {
+		method, path, body string
+		auth               bool
+		status             int
+		text               string
+	}{
+		{"POST", member, `{"action":"hold"}`, true, 400, "Invalid value provided for action."},
+		{"POST", member, `{}`, true, 400, "action is a mandatory param."},
+		{"POST", node + "/members/+19999", `{"action":"mute"}`, true, 404, "member not found."},
+		{"POST", "/v1/phlo/" + pID + "/conference_bridge/" + nID + "/members/" + customer, `{"action":"mute"}`, true, 404, "node not found."},
+		{"POST", "/v1/phlo/" + pID + "/multi_party_call/b1/members/" + customer, `{"action":"hold"}`, true, 404, "node not found."},
+		{"POST", node, `{"action":"mute"}`, true, 405, "method not allowed."},
+		{"GET", member, "", true, 405, "method not allowed."},
+		{"POST", member, `{"action":"mute"}`, false, 401, "authentication failed."},
+		{"GET", "/v1/phlo/nope/conference_bridge/b1", "", true, 404, "PHLO not found."},
+	} {
+		status, out := r.do(c.method, c.path, c.body, c.auth)
+		assert.Equal(t, c.status, status, "%s %s", c.method, c.path)
+		assert.Equal(t, c.text, out["error"], "%s %s", c.method, c.path)
+	}
+	status, _ = r.do("POST", member, `{"action":"hangup"}`, true)
+	assert.Equal(t, 201, status)
+	assert.Empty(t, srv.BridgeMembers(pID, "b1"))
+}
+
+// TestSign: the headers Sign returns pass callback.Verify, with a fresh
+// nonce each time.
+func TestSign(t *testing.T) {
+	t.Parallel()
+	params := url.Values{"Event": {"member_hold"}}
+	uri := "https://callbacks.example.com/plivo/events?x=1"
+	a, b := phlotest.Sign("token", "POST", uri, params), phlotest.Sign("token", "POST", uri, params)
+	assert.NotEqual(t, a.Get(callback.HeaderNonceV3), b.Get(callback.HeaderNonceV3))
+	assert.True(t, callback.ValidateV3("token", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
+	assert.False(t, callback.ValidateV3("other", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
 }

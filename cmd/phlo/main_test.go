@@ -309,3 +309,26 @@ func TestNoControlCharacterFromAServer(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgeCommands(t *testing.T) {
+	env := serve(t, "--bridge-member", "p1/b1/+14155550100", "--bridge-member", "p1/b1/sip:alice@phone.plivo.com")
+	for _, action := range []string{"mute", "unmute", "hangup"} {
+		code, out, errOut := phloCmd(env, "bridge", action, "--phlo", "p1", "--node", "b1", "+14155550100")
+		require.Equal(t, 0, code, "%s: %s", action, errOut)
+		assert.Contains(t, out, `"api_id"`)
+	}
+	code, _, errOut := phloCmd(env, "bridge", "mute", "--phlo", "p1", "--node", "b1", "+14155550100")
+	assert.Equal(t, 1, code, "the member hung up")
+	assert.Contains(t, errOut, "404 Not Found: member not found.")
+
+	code, out, errOut := phloCmd(env, "get", "bridge", "--phlo", "p1", "--node", "b1")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"node_type": "conference_bridge"`)
+
+	code, _, errOut = phloCmd(env, "bridge", "hold", "--phlo", "p1", "--node", "b1", "+1")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `phlo bridge: unknown command "hold"`)
+	code, _, errOut = phloCmd(nil, "serve", "--bridge-member", "p1/b1")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "is not PHLO/NODE/ADDRESS")
+}
