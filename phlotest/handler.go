@@ -346,14 +346,19 @@ func (s *Server) getNode(phloID, nodeID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return nodeInfo(phloID, nodeID, "multi_party_call", n.name, n.createdOn), nil
+}
+
+// nodeInfo is the reply to reading a node.
+func nodeInfo(phloID, nodeID, nodeType, name string, createdOn time.Time) any {
 	return map[string]string{
 		"api_id":     newID(),
 		"node_id":    nodeID,
 		"phlo_id":    phloID,
-		"name":       n.name,
-		"node_type":  "multi_party_call",
-		"created_on": n.createdOn.UTC().Format(createdOnLayout),
-	}, nil
+		"name":       name,
+		"node_type":  nodeType,
+		"created_on": createdOn.UTC().Format(createdOnLayout),
+	}
 }
 
 func (s *Server) run(authID, phloID string, body []byte) (any, error) {
@@ -526,14 +531,7 @@ func (s *Server) getBridge(phloID, nodeID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{
-		"api_id":     newID(),
-		"node_id":    nodeID,
-		"phlo_id":    phloID,
-		"name":       b.name,
-		"node_type":  "conference_bridge",
-		"created_on": b.createdOn.UTC().Format(createdOnLayout),
-	}, nil
+	return nodeInfo(phloID, nodeID, "conference_bridge", b.name, b.createdOn), nil
 }
 
 func (s *Server) bridgeMemberAction(phloID, nodeID, address, action string) (any, error) {
