@@ -37,8 +37,9 @@ var (
 	ErrServer = errors.New("server error")
 
 	// ErrInvalidResponse is matched when a successful reply cannot be
-	// decoded: it is not JSON, is empty where a body was expected, or is
-	// larger than the SDK reads.
+	// decoded: it is not a JSON object, its "api_id" or "error" is not a
+	// string, it is empty where a body was expected, or it is larger than
+	// the SDK reads. One rule holds for every action and for Do.
 	ErrInvalidResponse = errors.New("invalid response")
 )
 
