@@ -156,11 +156,16 @@ func NewServer(opts ...Option) *Server {
 	return s
 }
 
-// Start is NewServer for a test: it registers Close with tb.Cleanup.
+// Start is NewServer for a test: it registers Close with tb.Cleanup, and
+// fails the test at once if the server's credentials cannot make a client.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s := NewServer(opts...)
 	tb.Cleanup(s.Close)
+	if s.client == nil {
+		_, err := s.NewClient()
+		tb.Fatalf("phlotest: the server's credentials make no client: %v", err)
+	}
 	return s
 }
 
@@ -237,7 +242,8 @@ func (s *Server) Close() {
 
 // Client returns a client pointed at the server with its credentials, made
 // when the server started: the same client on every call, as
-// httptest.Server.Client returns. It sends through a transport of the
+// httptest.Server.Client returns. It is nil when WithCredentials gave an
+// auth ID the SDK refuses; NewClient says why. It sends through a transport of the
 // server's own, so that it reaches the fake even when a test has replaced
 // http.DefaultTransport (httpmock.Activate); Close closes its connections.
 func (s *Server) Client() *phlo.RestClient { return s.client }

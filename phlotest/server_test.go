@@ -639,3 +639,14 @@ func TestSign(t *testing.T) {
 	assert.True(t, callback.ValidateV3("token", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
 	assert.False(t, callback.ValidateV3("other", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
 }
+
+// TestCredentialsTheSDKRefuses: a server whose credentials make no client
+// says so, rather than handing out a client that cannot work.
+func TestCredentialsTheSDKRefuses(t *testing.T) {
+	t.Parallel()
+	srv := phlotest.NewServer(phlotest.WithCredentials("MA:colon", "token"))
+	defer srv.Close()
+	assert.Nil(t, srv.Client())
+	_, err := srv.NewClient()
+	require.ErrorIs(t, err, phlo.ErrInvalidArgument)
+}
