@@ -402,6 +402,7 @@ func TestHTTPMockActivate(t *testing.T) {
 	require.NoError(t, err)
 
 	httpmock.Activate()
+	httpmock.Reset() // calls counted by other tests on the same mock
 	httpmock.RegisterResponder("POST", url+"/v1/phlo/p/multi_party_call/n/members/+1",
 		httpmock.NewStringResponder(http.StatusCreated, mockedReply))
 	after, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithBaseURL(url))
