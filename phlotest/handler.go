@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -326,14 +325,13 @@ func (s *Server) getPhlo(phloID string) (any, error) {
 	}, nil
 }
 
-// callNode finds a multi-party call node, or says which of the PHLO and the
-// node is unknown. The caller holds mu.
-func (s *Server) callNode(phloID, nodeID string) (*nodeState, error) {
-	if s.phlos[phloID] == nil {
+// found returns n, the node a path names in the PHLO p, or says which of the
+// two is unknown.
+func found[M addressed](p *phloState, n *node[M]) (*node[M], error) {
+	switch {
+	case p == nil:
 		return nil, errPhloNotFound
-	}
-	n := s.lookupNode(phloID, nodeID)
-	if n == nil {
+	case n == nil:
 		return nil, errNodeNotFound
 	}
 	return n, nil
@@ -342,7 +340,8 @@ func (s *Server) callNode(phloID, nodeID string) (*nodeState, error) {
 func (s *Server) getNode(phloID, nodeID string) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.callNode(phloID, nodeID)
+	p := s.phlos[phloID]
+	n, err := found(p, p.call(nodeID))
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +445,8 @@ func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.callNode(phloID, nodeID)
+	p := s.phlos[phloID]
+	n, err := found(p, p.call(nodeID))
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +464,7 @@ func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
 	case "warm_transfer":
 		initiator.TransferringTo = to
 	case "cold_transfer":
-		n.remove(trigger)
+		hangUp(n, trigger)
 	}
 	return actionOK(), nil
 }
@@ -484,7 +484,8 @@ func (s *Server) memberAction(phloID, nodeID, address, action string) (any, erro
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.callNode(phloID, nodeID)
+	p := s.phlos[phloID]
+	n, err := found(p, p.call(nodeID))
 	if err != nil {
 		return nil, err
 	}
@@ -498,36 +499,24 @@ func (s *Server) memberAction(phloID, nodeID, address, action string) (any, erro
 	case "unhold":
 		m.OnHold = false
 	case "hangup", "voicemail_drop":
-		n.remove(address)
+		hangUp(n, address)
 	case "resume_call", "abort_transfer":
 		if m.TransferringTo == "" {
 			return nil, errNoTransfer
 		}
 		if action == "abort_transfer" {
-			n.remove(m.TransferringTo)
+			hangUp(n, m.TransferringTo)
 		}
 		m.TransferringTo = ""
 	}
 	return actionOK(), nil
 }
 
-// findBridge finds a conference bridge node, or says which of the PHLO and
-// the node is unknown. The caller holds mu.
-func (s *Server) findBridge(phloID, nodeID string) (*bridgeState, error) {
-	if s.phlos[phloID] == nil {
-		return nil, errPhloNotFound
-	}
-	b := s.lookupBridge(phloID, nodeID)
-	if b == nil {
-		return nil, errNodeNotFound
-	}
-	return b, nil
-}
-
 func (s *Server) getBridge(phloID, nodeID string) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.findBridge(phloID, nodeID)
+	p := s.phlos[phloID]
+	b, err := found(p, p.bridge(nodeID))
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +533,8 @@ func (s *Server) bridgeMemberAction(phloID, nodeID, address, action string) (any
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.findBridge(phloID, nodeID)
+	p := s.phlos[phloID]
+	b, err := found(p, p.bridge(nodeID))
 	if err != nil {
 		return nil, err
 	}
@@ -558,7 +548,7 @@ func (s *Server) bridgeMemberAction(phloID, nodeID, address, action string) (any
 	case "unmute":
 		m.Muted = false
 	case "hangup":
-		b.members = slices.DeleteFunc(b.members, func(m *BridgeMemberState) bool { return m.Address == address })
+		b.remove(address)
 	}
 	return actionOK(), nil
 }

@@ -11,14 +11,84 @@ import (
 type phloState struct {
 	name      string
 	createdOn time.Time
-	nodes     map[string]*nodeState   // multi-party calls
-	bridges   map[string]*bridgeState // conference bridges
+	calls     map[string]*node[MemberState]       // multi-party call nodes
+	bridges   map[string]*node[BridgeMemberState] // conference bridge nodes
 }
 
-type nodeState struct {
+// call returns the PHLO's multi-party call nodeID, or nil; p may be nil.
+func (p *phloState) call(nodeID string) *node[MemberState] {
+	if p == nil {
+		return nil
+	}
+	return p.calls[nodeID]
+}
+
+// bridge returns the PHLO's conference bridge nodeID, or nil; p may be nil.
+func (p *phloState) bridge(nodeID string) *node[BridgeMemberState] {
+	if p == nil {
+		return nil
+	}
+	return p.bridges[nodeID]
+}
+
+// node is a node of a PHLO and the members in it, in the order they
+// joined: a multi-party call's or a conference bridge's.
+type node[M addressed] struct {
 	name      string
 	createdOn time.Time
-	members   []*MemberState // in the order they joined
+	members   []*M
+}
+
+// addressed is a member of either kind of node.
+type addressed interface{ address() string }
+
+// nodeIn returns nodes[nodeID], adding it with name if absent.
+func nodeIn[M addressed](nodes map[string]*node[M], nodeID, name string) *node[M] {
+	n := nodes[nodeID]
+	if n == nil {
+		n = &node[M]{name: name, createdOn: time.Now()}
+		nodes[nodeID] = n
+	}
+	return n
+}
+
+// member returns the member at address, or nil; n may be nil.
+func (n *node[M]) member(address string) *M {
+	if n == nil {
+		return nil
+	}
+	for _, m := range n.members {
+		if (*m).address() == address {
+			return m
+		}
+	}
+	return nil
+}
+
+// state returns a copy of the member at address; false if there is none.
+func (n *node[M]) state(address string) (M, bool) {
+	if m := n.member(address); m != nil {
+		return *m, true
+	}
+	var zero M
+	return zero, false
+}
+
+// states returns a copy of every member; n may be nil.
+func (n *node[M]) states() []M {
+	if n == nil {
+		return nil
+	}
+	out := make([]M, len(n.members))
+	for i, m := range n.members {
+		out[i] = *m
+	}
+	return out
+}
+
+// remove takes the member at address out of the node.
+func (n *node[M]) remove(address string) {
+	n.members = slices.DeleteFunc(n.members, func(m *M) bool { return (*m).address() == address })
 }
 
 // MemberState is a member of a multi-party call as the server sees it.
@@ -34,6 +104,19 @@ type MemberState struct {
 	TransferringTo string
 }
 
+func (m MemberState) address() string { return m.Address }
+
+// BridgeMemberState is a member of a conference bridge as the server sees
+// it.
+type BridgeMemberState struct {
+	// Address is the member's phone number or SIP endpoint.
+	Address string
+	// Muted says the others do not hear the member.
+	Muted bool
+}
+
+func (m BridgeMemberState) address() string { return m.Address }
+
 // AddPhlo adds a PHLO named name, or renames it if it exists.
 func (s *Server) AddPhlo(phloID, name string) {
 	s.mu.Lock()
@@ -46,7 +129,7 @@ func (s *Server) AddPhlo(phloID, name string) {
 func (s *Server) AddNode(phloID, nodeID, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.node(phloID, nodeID).name = name
+	s.callNode(phloID, nodeID).name = name
 }
 
 // AddMember puts a member into a multi-party call, creating the PHLO and the
@@ -58,7 +141,7 @@ func (s *Server) AddMember(phloID, nodeID, address string, role phlo.Role) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.node(phloID, nodeID)
+	n := s.callNode(phloID, nodeID)
 	if m := n.member(address); m != nil {
 		m.Role, m.OnHold = role, false
 		return
@@ -71,30 +154,51 @@ func (s *Server) AddMember(phloID, nodeID, address string, role phlo.Role) {
 func (s *Server) Member(phloID, nodeID, address string) (MemberState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.lookupNode(phloID, nodeID)
-	if n == nil {
-		return MemberState{}, false
-	}
-	m := n.member(address)
-	if m == nil {
-		return MemberState{}, false
-	}
-	return *m, true
+	return s.phlos[phloID].call(nodeID).state(address)
 }
 
 // Members returns the members of a call in the order they joined.
 func (s *Server) Members(phloID, nodeID string) []MemberState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.lookupNode(phloID, nodeID)
-	if n == nil {
-		return nil
+	return s.phlos[phloID].call(nodeID).states()
+}
+
+// AddBridge adds a conference bridge node named name to a PHLO, creating
+// the PHLO if absent, or renames the node if it exists.
+func (s *Server) AddBridge(phloID, nodeID, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bridgeNode(phloID, nodeID).name = name
+}
+
+// AddBridgeMember puts a member into a conference bridge, creating the PHLO
+// and the node if absent. A member already in the bridge is unmuted.
+func (s *Server) AddBridgeMember(phloID, nodeID, address string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.bridgeNode(phloID, nodeID)
+	if m := b.member(address); m != nil {
+		m.Muted = false
+		return
 	}
-	out := make([]MemberState, len(n.members))
-	for i, m := range n.members {
-		out[i] = *m
-	}
-	return out
+	b.members = append(b.members, &BridgeMemberState{Address: address})
+}
+
+// BridgeMember returns a conference bridge member's state; false if the
+// bridge has no such member, because they never joined or have left.
+func (s *Server) BridgeMember(phloID, nodeID, address string) (BridgeMemberState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.phlos[phloID].bridge(nodeID).state(address)
+}
+
+// BridgeMembers returns the members of a conference bridge in the order
+// they joined.
+func (s *Server) BridgeMembers(phloID, nodeID string) []BridgeMemberState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.phlos[phloID].bridge(nodeID).states()
 }
 
 // Run is a PHLO run the server started.
@@ -125,144 +229,36 @@ func (s *Server) Runs(phloID string) []Run {
 func (s *Server) phlo(phloID string) *phloState {
 	p := s.phlos[phloID]
 	if p == nil {
-		p = &phloState{name: "PHLO " + phloID, createdOn: time.Now(), nodes: make(map[string]*nodeState), bridges: make(map[string]*bridgeState)}
+		p = &phloState{
+			name:      "PHLO " + phloID,
+			createdOn: time.Now(),
+			calls:     make(map[string]*node[MemberState]),
+			bridges:   make(map[string]*node[BridgeMemberState]),
+		}
 		s.phlos[phloID] = p
 	}
 	return p
 }
 
-// node returns the node, creating it and its PHLO. The caller holds mu.
-func (s *Server) node(phloID, nodeID string) *nodeState {
-	p := s.phlo(phloID)
-	n := p.nodes[nodeID]
-	if n == nil {
-		n = &nodeState{name: "Multi-Party Call " + nodeID, createdOn: time.Now()}
-		p.nodes[nodeID] = n
-	}
-	return n
+// callNode returns the multi-party call, creating it and its PHLO. The
+// caller holds mu.
+func (s *Server) callNode(phloID, nodeID string) *node[MemberState] {
+	return nodeIn(s.phlo(phloID).calls, nodeID, "Multi-Party Call "+nodeID)
 }
 
-// lookupNode returns the node or nil. The caller holds mu.
-func (s *Server) lookupNode(phloID, nodeID string) *nodeState {
-	p := s.phlos[phloID]
-	if p == nil {
-		return nil
-	}
-	return p.nodes[nodeID]
+// bridgeNode returns the conference bridge, creating it and its PHLO. The
+// caller holds mu.
+func (s *Server) bridgeNode(phloID, nodeID string) *node[BridgeMemberState] {
+	return nodeIn(s.phlo(phloID).bridges, nodeID, "Conference Bridge "+nodeID)
 }
 
-func (n *nodeState) member(address string) *MemberState {
-	for _, m := range n.members {
-		if m.Address == address {
-			return m
-		}
-	}
-	return nil
-}
-
-func (n *nodeState) remove(address string) {
-	n.members = slices.DeleteFunc(n.members, func(m *MemberState) bool { return m.Address == address })
+// hangUp takes a member out of a call, and cancels a warm transfer towards
+// them.
+func hangUp(n *node[MemberState], address string) {
+	n.remove(address)
 	for _, m := range n.members {
 		if m.TransferringTo == address {
 			m.TransferringTo = ""
 		}
 	}
-}
-
-// bridgeState is a conference bridge node.
-type bridgeState struct {
-	name      string
-	createdOn time.Time
-	members   []*BridgeMemberState // in the order they joined
-}
-
-// BridgeMemberState is a member of a conference bridge as the server sees
-// it.
-type BridgeMemberState struct {
-	// Address is the member's phone number or SIP endpoint.
-	Address string
-	// Muted says the others do not hear the member.
-	Muted bool
-}
-
-// AddBridge adds a conference bridge node named name to a PHLO, creating
-// the PHLO if absent, or renames the node if it exists.
-func (s *Server) AddBridge(phloID, nodeID, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.bridge(phloID, nodeID).name = name
-}
-
-// AddBridgeMember puts a member into a conference bridge, creating the PHLO
-// and the node if absent. A member already in the bridge is unmuted.
-func (s *Server) AddBridgeMember(phloID, nodeID, address string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.bridge(phloID, nodeID)
-	if m := b.member(address); m != nil {
-		m.Muted = false
-		return
-	}
-	b.members = append(b.members, &BridgeMemberState{Address: address})
-}
-
-// BridgeMember returns a conference bridge member's state; false if the
-// bridge has no such member, because they never joined or have left.
-func (s *Server) BridgeMember(phloID, nodeID, address string) (BridgeMemberState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.lookupBridge(phloID, nodeID)
-	if b == nil {
-		return BridgeMemberState{}, false
-	}
-	m := b.member(address)
-	if m == nil {
-		return BridgeMemberState{}, false
-	}
-	return *m, true
-}
-
-// BridgeMembers returns the members of a conference bridge in the order
-// they joined.
-func (s *Server) BridgeMembers(phloID, nodeID string) []BridgeMemberState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.lookupBridge(phloID, nodeID)
-	if b == nil {
-		return nil
-	}
-	out := make([]BridgeMemberState, len(b.members))
-	for i, m := range b.members {
-		out[i] = *m
-	}
-	return out
-}
-
-// bridge returns the bridge, creating it and its PHLO. The caller holds mu.
-func (s *Server) bridge(phloID, nodeID string) *bridgeState {
-	p := s.phlo(phloID)
-	b := p.bridges[nodeID]
-	if b == nil {
-		b = &bridgeState{name: "Conference Bridge " + nodeID, createdOn: time.Now()}
-		p.bridges[nodeID] = b
-	}
-	return b
-}
-
-// lookupBridge returns the bridge or nil. The caller holds mu.
-func (s *Server) lookupBridge(phloID, nodeID string) *bridgeState {
-	p := s.phlos[phloID]
-	if p == nil {
-		return nil
-	}
-	return p.bridges[nodeID]
-}
-
-func (b *bridgeState) member(address string) *BridgeMemberState {
-	for _, m := range b.members {
-		if m.Address == address {
-			return m
-		}
-	}
-	return nil
 }
