@@ -1,9 +1,6 @@
 package phlo
 
-import (
-	"context"
-	"net/http"
-)
+import "context"
 
 // ConferenceBridge is a handle on a conference bridge node of a PHLO, the
 // node that holds people in one conference. Making it costs no I/O; it is
@@ -13,17 +10,16 @@ import (
 // SDKs are the source of its wire, which is that of the multi-party call's
 // member actions under "conference_bridge".
 type ConferenceBridge struct {
-	phlo Phlo
-	id   string
+	node
 }
 
 // ConferenceBridge returns a handle on the PHLO's conference bridge node
 // nodeID.
 func (p *Phlo) ConferenceBridge(nodeID string) *ConferenceBridge {
 	if p == nil { // calls on the handle report the missing client
-		return &ConferenceBridge{id: nodeID}
+		return &ConferenceBridge{node{id: nodeID}}
 	}
-	return &ConferenceBridge{phlo: *p, id: nodeID}
+	return &ConferenceBridge{node{phlo: *p, id: nodeID}}
 }
 
 // ID returns the node's ID.
@@ -34,35 +30,17 @@ func (b *ConferenceBridge) PhloID() string { return b.phlo.id }
 
 // Get fetches the node's details; NodeType is "conference_bridge".
 func (b *ConferenceBridge) Get(ctx context.Context) (*NodeInfo, error) {
-	if err := b.check(); err != nil {
-		return nil, err
-	}
-	var info NodeInfo
-	if err := b.phlo.client.do(ctx, &Request{Method: http.MethodGet, Path: b.path()}, &info); err != nil {
-		return nil, err
-	}
-	return &info, nil
-}
-
-func (b *ConferenceBridge) check() error {
 	if b == nil {
-		return errNoClient
+		return nil, errNoClient
 	}
-	if err := b.phlo.check(); err != nil {
-		return err
-	}
-	return checkSegment("nodeID", b.id)
-}
-
-func (b *ConferenceBridge) path() []string {
-	return []string{"phlo", b.phlo.id, "conference_bridge", b.id}
+	return b.get(ctx, conferenceBridge)
 }
 
 // BridgeMember is a handle on one member of a conference bridge, named by
 // the phone number or SIP endpoint they joined with. Making it costs no
 // I/O; it is checked when a call is made.
 type BridgeMember struct {
-	bridge  ConferenceBridge
+	node    node
 	address string
 }
 
@@ -73,17 +51,17 @@ func (b *ConferenceBridge) Member(address string) *BridgeMember {
 	if b == nil { // calls on the handle report the missing client
 		return &BridgeMember{address: address}
 	}
-	return &BridgeMember{bridge: *b, address: address}
+	return &BridgeMember{node: b.node, address: address}
 }
 
 // Address returns the member's address.
 func (m *BridgeMember) Address() string { return m.address }
 
 // NodeID returns the ID of the conference bridge node.
-func (m *BridgeMember) NodeID() string { return m.bridge.id }
+func (m *BridgeMember) NodeID() string { return m.node.id }
 
 // PhloID returns the ID of the PHLO.
-func (m *BridgeMember) PhloID() string { return m.bridge.phlo.id }
+func (m *BridgeMember) PhloID() string { return m.node.phlo.id }
 
 // The bridge's member actions. Each leaves the conference as one send
 // would, so each is idempotent.
@@ -112,9 +90,5 @@ func (m *BridgeMember) act(ctx context.Context, a *memberAction) (*ActionRespons
 	if m == nil {
 		return nil, errNoClient
 	}
-	if err := m.bridge.check(); err != nil {
-		return nil, err
-	}
-	path := []string{"phlo", m.bridge.phlo.id, "conference_bridge", m.bridge.id, "members", m.address}
-	return m.bridge.phlo.client.memberAction(ctx, path, m.address, a)
+	return m.node.act(ctx, conferenceBridge, m.address, a)
 }

@@ -3,14 +3,13 @@ package phlo
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 )
 
 // Member is a handle on one member of a multi-party call, named by the phone
 // number or SIP endpoint they joined with. Making it costs no I/O; it is
 // checked when a call is made.
 type Member struct {
-	call    MultiPartyCall
+	node    node
 	address string
 }
 
@@ -21,17 +20,17 @@ func (m *MultiPartyCall) Member(address string) *Member {
 	if m == nil { // calls on the handle report the missing client
 		return &Member{address: address}
 	}
-	return &Member{call: *m, address: address}
+	return &Member{node: m.node, address: address}
 }
 
 // Address returns the member's address.
 func (m *Member) Address() string { return m.address }
 
 // NodeID returns the ID of the multi-party call node.
-func (m *Member) NodeID() string { return m.call.id }
+func (m *Member) NodeID() string { return m.node.id }
 
 // PhloID returns the ID of the PHLO.
-func (m *Member) PhloID() string { return m.call.phlo.id }
+func (m *Member) PhloID() string { return m.node.phlo.id }
 
 // memberAction is one action on a member, with its body encoded once.
 type memberAction struct {
@@ -95,23 +94,5 @@ func (m *Member) act(ctx context.Context, a *memberAction) (*ActionResponse, err
 	if m == nil {
 		return nil, errNoClient
 	}
-	if err := m.call.check(); err != nil {
-		return nil, err
-	}
-	path := []string{"phlo", m.call.phlo.id, "multi_party_call", m.call.id, "members", m.address}
-	return m.call.phlo.client.memberAction(ctx, path, m.address, a)
-}
-
-// memberAction sends a member action, of a multi-party call or of a
-// conference bridge, to path, which ends in the member's address.
-func (c *RestClient) memberAction(ctx context.Context, path []string, address string, a *memberAction) (*ActionResponse, error) {
-	if err := checkSegment("address", address); err != nil {
-		return nil, err
-	}
-	r := Request{Method: http.MethodPost, Path: path, Body: a.body, Idempotent: a.idempotent}
-	var resp ActionResponse
-	if err := c.do(ctx, &r, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return m.node.act(ctx, multiPartyCall, m.address, a)
 }

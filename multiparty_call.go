@@ -10,16 +10,15 @@ import (
 // MultiPartyCall is a handle on a multi-party call node of a PHLO. Making it
 // costs no I/O; it is checked when a call is made.
 type MultiPartyCall struct {
-	phlo Phlo
-	id   string
+	node
 }
 
 // MultiPartyCall returns a handle on the PHLO's multi-party call node nodeID.
 func (p *Phlo) MultiPartyCall(nodeID string) *MultiPartyCall {
 	if p == nil { // calls on the handle report the missing client
-		return &MultiPartyCall{id: nodeID}
+		return &MultiPartyCall{node{id: nodeID}}
 	}
-	return &MultiPartyCall{phlo: *p, id: nodeID}
+	return &MultiPartyCall{node{phlo: *p, id: nodeID}}
 }
 
 // ID returns the node's ID.
@@ -101,14 +100,10 @@ type ActionResponse struct {
 
 // Get fetches the node's details.
 func (m *MultiPartyCall) Get(ctx context.Context) (*NodeInfo, error) {
-	if err := m.check(); err != nil {
-		return nil, err
+	if m == nil {
+		return nil, errNoClient
 	}
-	var info NodeInfo
-	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodGet, Path: m.path()}, &info); err != nil {
-		return nil, err
-	}
-	return &info, nil
+	return m.get(ctx, multiPartyCall)
 }
 
 // Call dials p.To and adds them to the call with p.Role.
@@ -136,6 +131,9 @@ func (m *MultiPartyCall) ColdTransfer(ctx context.Context, p CallParams) (*Actio
 }
 
 func (m *MultiPartyCall) act(ctx context.Context, action string, p CallParams) (*ActionResponse, error) {
+	if m == nil {
+		return nil, errNoClient
+	}
 	if err := m.check(); err != nil {
 		return nil, err
 	}
@@ -157,7 +155,7 @@ func (m *MultiPartyCall) act(ctx context.Context, action string, p CallParams) (
 	}
 	body := callAction{Action: action, TriggerSource: p.TriggerSource, To: p.To, Role: role}
 	var resp ActionResponse
-	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodPost, Path: m.path(), Body: body}, &resp); err != nil {
+	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodPost, Path: m.path(multiPartyCall), Body: body}, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
@@ -169,18 +167,4 @@ func checkEndpoint(name, s string) error {
 		return invalidArgument(name, "must not be empty")
 	}
 	return checkText(name, s)
-}
-
-func (m *MultiPartyCall) check() error {
-	if m == nil {
-		return errNoClient
-	}
-	if err := m.phlo.check(); err != nil {
-		return err
-	}
-	return checkSegment("nodeID", m.id)
-}
-
-func (m *MultiPartyCall) path() []string {
-	return []string{"phlo", m.phlo.id, "multi_party_call", m.id}
 }
