@@ -107,31 +107,43 @@ type invocation struct {
 
 var commands []command
 
-func init() {
-	memberActions := []struct {
-		name string
-		act  func(*phlo.Member, context.Context) (*phlo.ActionResponse, error)
-		what string
-	}{
-		{"hold", (*phlo.Member).Hold, "put the member on hold"},
-		{"unhold", (*phlo.Member).Unhold, "take the member off hold"},
-		{"hangup", (*phlo.Member).Hangup, "disconnect the member from the call"},
-		{"resume-call", (*phlo.Member).ResumeCall, "complete the warm transfer the member started"},
-		{"voicemail-drop", (*phlo.Member).VoicemailDrop, "drop the agent's voicemail to the member"},
-		{"abort-transfer", (*phlo.Member).AbortTransfer, "cancel the transfer the member started"},
-	}
-	for _, a := range memberActions {
-		commands = append(commands, command{
-			name: "member " + a.name, args: "ADDRESS", summary: a.what, nargs: [2]int{1, 1}, client: true, node: true,
+// memberAction is a command that acts on one member of a node: it takes
+// the member's address and no flags of its own.
+type memberAction[M any] struct {
+	name string
+	act  func(M, context.Context) (*phlo.ActionResponse, error)
+	what string
+}
+
+// memberCommands makes a command "group NAME ADDRESS" of each action, on the
+// member that member finds from the client and the invocation.
+func memberCommands[M any](group string, member func(*phlo.RestClient, *invocation) M, actions ...memberAction[M]) []command {
+	var out []command
+	for _, a := range actions {
+		out = append(out, command{
+			name: group + " " + a.name, args: "ADDRESS", summary: a.what, nargs: [2]int{1, 1}, client: true, node: true,
 			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
 				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) {
-						return a.act(c.Phlo(in.phloID).MultiPartyCall(in.nodeID).Member(in.args[0]), ctx)
-					})
+					return in.call(func(c *phlo.RestClient) (any, error) { return a.act(member(c, in), ctx) })
 				}
 			},
 		})
 	}
+	return out
+}
+
+func init() {
+	commands = append(commands, memberCommands("member",
+		func(c *phlo.RestClient, in *invocation) *phlo.Member {
+			return c.Phlo(in.phloID).MultiPartyCall(in.nodeID).Member(in.args[0])
+		},
+		memberAction[*phlo.Member]{"hold", (*phlo.Member).Hold, "put the member on hold"},
+		memberAction[*phlo.Member]{"unhold", (*phlo.Member).Unhold, "take the member off hold"},
+		memberAction[*phlo.Member]{"hangup", (*phlo.Member).Hangup, "disconnect the member from the call"},
+		memberAction[*phlo.Member]{"resume-call", (*phlo.Member).ResumeCall, "complete the warm transfer the member started"},
+		memberAction[*phlo.Member]{"voicemail-drop", (*phlo.Member).VoicemailDrop, "drop the agent's voicemail to the member"},
+		memberAction[*phlo.Member]{"abort-transfer", (*phlo.Member).AbortTransfer, "cancel the transfer the member started"},
+	)...)
 	callActions := []struct {
 		name string
 		act  func(*phlo.MultiPartyCall, context.Context, phlo.CallParams) (*phlo.ActionResponse, error)
@@ -159,27 +171,14 @@ func init() {
 			},
 		})
 	}
-	bridgeActions := []struct {
-		name string
-		act  func(*phlo.BridgeMember, context.Context) (*phlo.ActionResponse, error)
-		what string
-	}{
-		{"mute", (*phlo.BridgeMember).Mute, "mute the conference bridge's member"},
-		{"unmute", (*phlo.BridgeMember).Unmute, "unmute the conference bridge's member"},
-		{"hangup", (*phlo.BridgeMember).Hangup, "disconnect the member from the conference bridge"},
-	}
-	for _, a := range bridgeActions {
-		commands = append(commands, command{
-			name: "bridge " + a.name, args: "ADDRESS", summary: a.what, nargs: [2]int{1, 1}, client: true, node: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) {
-						return a.act(c.Phlo(in.phloID).ConferenceBridge(in.nodeID).Member(in.args[0]), ctx)
-					})
-				}
-			},
-		})
-	}
+	commands = append(commands, memberCommands("bridge",
+		func(c *phlo.RestClient, in *invocation) *phlo.BridgeMember {
+			return c.Phlo(in.phloID).ConferenceBridge(in.nodeID).Member(in.args[0])
+		},
+		memberAction[*phlo.BridgeMember]{"mute", (*phlo.BridgeMember).Mute, "mute the conference bridge's member"},
+		memberAction[*phlo.BridgeMember]{"unmute", (*phlo.BridgeMember).Unmute, "unmute the conference bridge's member"},
+		memberAction[*phlo.BridgeMember]{"hangup", (*phlo.BridgeMember).Hangup, "disconnect the member from the conference bridge"},
+	)...)
 	commands = append(commands,
 		command{
 			name: "run", args: "[key=value]...", summary: "run the PHLO with a payload of string values", nargs: [2]int{0, -1}, client: true,
