@@ -415,10 +415,11 @@ func stripTags(s string) string {
 // err is nil when the context ended before an attempt; waiting says it ended
 // during the wait before a retry.
 func (c *RestClient) fail(ctx context.Context, r *Request, attempts int, err error, waiting bool) error {
+	path := c.displayPath(r.Path)
 	var apiErr *APIError
 	isAPIErr := errors.As(err, &apiErr)
 	if isAPIErr {
-		apiErr.Method, apiErr.Path, apiErr.Attempts = r.Method, c.displayPath(r.Path), attempts
+		apiErr.Method, apiErr.Path, apiErr.Attempts = r.Method, path, attempts
 	}
 	if isAPIErr && !waiting {
 		return apiErr
@@ -428,7 +429,7 @@ func (c *RestClient) fail(ctx context.Context, r *Request, attempts int, err err
 		return argErr
 	}
 	ctxErr := ctx.Err()
-	e := &requestError{method: r.Method, path: c.displayPath(r.Path)}
+	e := &requestError{method: r.Method, path: path}
 	var text []string
 	if ctxErr != nil {
 		e.errs = append(e.errs, ctxErr)
