@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,7 +22,16 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	os.Exit(func() int {
+		stop := network.start()
+		code := m.Run()
+		stop()
+		if err := goleak.Find(); code == 0 && err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: leaked goroutines:", err)
+			return 1
+		}
+		return code
+	}())
 }
 
 type syncBuffer struct {
@@ -183,7 +194,7 @@ func TestUsageErrors(t *testing.T) {
 func TestHelpOnEveryCommand(t *testing.T) {
 	all := [][]string{{"--help"}, {"-h"}, {"help"}, {"member", "--help"}, {"get", "--help"}, {"get", "-h"}}
 	for _, cmd := range commands {
-		all = append(all, append(strings.Fields(cmd.name), "--help"))
+		all = append(all, append(strings.Fields(cmd.name()), "--help"))
 	}
 	for _, args := range all {
 		code, out, errOut := phloCmd(nil, args...)

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/phlotest"
+)
+
+var cmdServe = &command{
+	usage: "serve [flags]",
+	short: "run a fake PHLO runner until interrupted",
+	long: `It prints the PHLO_BASE_URL, PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN to export;
+credentials given by flag or environment are never printed.`,
+	nargs: none,
+	flags: serveFlags,
+	run:   runServe,
+}
+
+// serveOptions are serve's flags.
+type serveOptions struct {
+	addr, authID, authToken      string
+	members, bridgeMembers, phlo repeated
+}
+
+// repeated collects a flag given more than once.
+type repeated []string
+
+// String shows the values given so far, for flag's help.
+func (m *repeated) String() string { return strings.Join(*m, ",") }
+
+// Set adds one value.
+func (m *repeated) Set(v string) error { *m = append(*m, v); return nil }
+
+func serveFlags(in *invocation) {
+	fs, o, getenv := in.flags, &in.opt.serve, in.cli.getenv
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8089", "`ADDRESS` to listen on; \":PORT\" or \"0.0.0.0:PORT\" listens beyond loopback, as a container must")
+	fs.StringVar(&o.authID, "auth-id", getenv(phlo.EnvAuthID), "auth `ID` to accept (default $"+phlo.EnvAuthID+", else generated)")
+	fs.StringVar(&o.authToken, "auth-token", getenv(phlo.EnvAuthToken), "auth `TOKEN` to accept (default $"+phlo.EnvAuthToken+", else generated)")
+	fs.Var(&o.members, "member", "put a member in a call, `PHLO/NODE/ADDRESS[/ROLE]`, the role agent (the default), customer or supervisor; may be repeated")
+	fs.Var(&o.bridgeMembers, "bridge-member", "put a member in a conference bridge, `PHLO/NODE/ADDRESS`; may be repeated")
+	fs.Var(&o.phlo, "phlo", "add a PHLO with no call, `ID[=NAME]`, to run; may be repeated")
+}
+
+// seeds is what serve's flags put in the fake before it serves.
+type seeds struct {
+	phlos         [][2]string // ID, name
+	members       []seedMember
+	bridgeMembers []seedMember
+}
+
+// seedMember is a member that --member or --bridge-member adds.
+type seedMember struct {
+	phloID, nodeID, address string
+	role                    phlo.Role
+}
+
+// parseSeeds reads serve's --phlo, --member and --bridge-member, refusing
+// any it cannot take as a usage error naming the flag.
+func (in *invocation) parseSeeds() (*seeds, error) {
+	o, s := &in.opt.serve, &seeds{}
+	for _, p := range o.phlo {
+		id, name, _ := strings.Cut(p, "=")
+		if id == "" {
+			return nil, in.usageError("--phlo %q has no ID", p)
+		}
+		if name == "" {
+			name = "PHLO " + id
+		}
+		s.phlos = append(s.phlos, [2]string{id, name})
+	}
+	for _, v := range o.members {
+		m, problem := parseMember("--member", v, 4)
+		if problem != "" {
+			return nil, in.usageError("%s", problem)
+		}
+		s.members = append(s.members, m)
+	}
+	for _, v := range o.bridgeMembers {
+		m, problem := parseMember("--bridge-member", v, 3)
+		if problem != "" {
+			return nil, in.usageError("%s", problem)
+		}
+		s.bridgeMembers = append(s.bridgeMembers, m)
+	}
+	return s, nil
+}
+
+// parseMember reads PHLO/NODE/ADDRESS, and /ROLE after it when maxParts is
+// 4, or says what is wrong with it. An address cannot contain "/", so that
+// a mistyped role is never taken as part of the address.
+func parseMember(flagName, v string, maxParts int) (seedMember, string) {
+	form := "PHLO/NODE/ADDRESS"
+	if maxParts == 4 {
+		form += "[/ROLE]"
+	}
+	parts := strings.Split(v, "/")
+	switch {
+	case len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "":
+		return seedMember{}, fmt.Sprintf("%s %q is not %s", flagName, v, form)
+	case len(parts) > maxParts:
+		return seedMember{}, fmt.Sprintf("%s %q has too many parts for %s: an address cannot contain \"/\"", flagName, v, form)
+	}
+	m := seedMember{phloID: parts[0], nodeID: parts[1], address: parts[2]}
+	if maxParts == 4 {
+		m.role = phlo.RoleAgent
+	}
+	if len(parts) == 4 {
+		switch r := phlo.Role(parts[3]); r {
+		case phlo.RoleAgent, phlo.RoleCustomer, phlo.RoleSupervisor:
+			m.role = r
+		default:
+			return seedMember{}, fmt.Sprintf("%s %q: unknown role %q: the role is agent, customer or supervisor", flagName, v, parts[3])
+		}
+	}
+	return m, ""
+}
+
+// runServe runs the fake runner until the context ends: a signal, for the
+// program.
+func runServe(ctx context.Context, in *invocation) (any, error) {
+	o := &in.opt.serve
+	s, err := in.parseSeeds()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := phlotest.Listen(o.addr, phlotest.WithCredentials(o.authID, o.authToken))
+	if err != nil {
+		return nil, fmt.Errorf("--addr: %w", err)
+	}
+	defer srv.Close()
+	for _, p := range s.phlos {
+		srv.AddPhlo(p[0], p[1])
+	}
+	for _, m := range s.members {
+		srv.AddMember(m.phloID, m.nodeID, m.address, m.role)
+	}
+	for _, m := range s.bridgeMembers {
+		srv.AddBridgeMember(m.phloID, m.nodeID, m.address)
+	}
+	in.announce(srv, s)
+	<-ctx.Done()
+	return nil, nil
+}
+
+// announce says where the fake listens, the environment that points the
+// commands and the SDK at it, and what it holds. Only credentials the fake
+// made up are printed; given ones never are.
+func (in *invocation) announce(srv *phlotest.Server, s *seeds) {
+	o, stdout := &in.opt.serve, in.cli.stdout
+	if !srv.LoopbackOnly() {
+		port := "PORT"
+		if u, err := url.Parse(srv.URL); err == nil {
+			port = u.Port()
+		}
+		fmt.Fprintf(in.cli.stderr, "phlo serve: warning: listening on %s, beyond loopback: anyone who reaches this host can use the fake runner. "+
+			"Other hosts reach it at http://HOST:%s with plain HTTP allowed: the phlo command's --insecure-http, "+
+			"or the setting of the README's container recipe for a service.\n", o.addr, port)
+	}
+	fmt.Fprintf(stdout, "fake PHLO runner listening on %s\n", srv.URL)
+	fmt.Fprintf(stdout, "  export %s=%s\n", phlo.EnvBaseURL, srv.URL)
+	if o.authID == "" {
+		fmt.Fprintf(stdout, "  export %s=%s\n", phlo.EnvAuthID, srv.AuthID)
+	}
+	if o.authToken == "" {
+		fmt.Fprintf(stdout, "  export %s=%s\n", phlo.EnvAuthToken, srv.AuthToken)
+	}
+	for _, p := range o.phlo {
+		fmt.Fprintf(stdout, "  PHLO %s\n", p)
+	}
+	for _, m := range s.members {
+		fmt.Fprintf(stdout, "  member %s in %s/%s as %s\n", m.address, m.phloID, m.nodeID, m.role)
+	}
+	for _, m := range s.bridgeMembers {
+		fmt.Fprintf(stdout, "  member %s in the conference bridge %s/%s\n", m.address, m.phloID, m.nodeID)
+	}
+}
