@@ -122,16 +122,27 @@ func parseMember(flagName, v string, maxParts int) (seedMember, string) {
 // runServe runs the fake runner until the context ends: a signal, for the
 // program.
 func runServe(ctx context.Context, in *invocation) (any, error) {
-	o := &in.opt.serve
-	s, err := in.parseSeeds()
+	srv, s, err := in.newServer()
 	if err != nil {
 		return nil, err
 	}
+	defer srv.Close()
+	in.announce(srv, s)
+	<-ctx.Done()
+	return nil, nil
+}
+
+// newServer starts the fake runner that serve's flags describe.
+func (in *invocation) newServer() (*phlotest.Server, *seeds, error) {
+	o := &in.opt.serve
+	s, err := in.parseSeeds()
+	if err != nil {
+		return nil, nil, err
+	}
 	srv, err := phlotest.Listen(o.addr, phlotest.WithCredentials(o.authID, o.authToken))
 	if err != nil {
-		return nil, fmt.Errorf("--addr: %w", err)
+		return nil, nil, fmt.Errorf("--addr: %w", err)
 	}
-	defer srv.Close()
 	for _, p := range s.phlos {
 		srv.AddPhlo(p[0], p[1])
 	}
@@ -141,9 +152,7 @@ func runServe(ctx context.Context, in *invocation) (any, error) {
 	for _, m := range s.bridgeMembers {
 		srv.AddBridgeMember(m.phloID, m.nodeID, m.address)
 	}
-	in.announce(srv, s)
-	<-ctx.Done()
-	return nil, nil
+	return srv, s, nil
 }
 
 // announce says where the fake listens, the environment that points the
