@@ -9,7 +9,7 @@
 //	phlo get run --phlo ID RUN_ID
 //	phlo bridge mute|unmute|hangup --phlo ID --node ID ADDRESS
 //	phlo get bridge --phlo ID --node ID
-//	phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--bridge-member PHLO/NODE/ADDRESS]... [--phlo ID[=NAME]]...
+//	phlo serve [--addr 127.0.0.1:8089] [--seed FILE] [--quiet] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--bridge-member PHLO/NODE/ADDRESS]... [--phlo ID[=NAME]]...
 //	phlo version
 //
 // Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN; --base-url (or

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
@@ -14,7 +16,12 @@ var cmdServe = &command{
 	usage: "serve [flags]",
 	short: "run a fake PHLO runner until interrupted",
 	long: `It prints the PHLO_BASE_URL, PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN to export;
-credentials given by flag or environment are never printed.`,
+credentials given by flag or environment are never printed. It writes one
+line per runner request on stderr, unless --quiet.
+
+--seed FILE starts it from a state in the shape of GET /__phlo/state, such
+as a file a test suite saved from a running fake; --phlo, --member and
+--bridge-member add to it. POST /__phlo/reset returns to that start state.`,
 	nargs: none,
 	flags: serveFlags,
 	run:   runServe,
@@ -24,6 +31,8 @@ credentials given by flag or environment are never printed.`,
 type serveOptions struct {
 	addr, authID, authToken      string
 	members, bridgeMembers, phlo repeated
+	seed                         string
+	quiet                        bool
 }
 
 // repeated collects a flag given more than once.
@@ -43,6 +52,8 @@ func serveFlags(in *invocation) {
 	fs.Var(&o.members, "member", "put a member in a call, `PHLO/NODE/ADDRESS[/ROLE]`, the role agent (the default), customer or supervisor; may be repeated")
 	fs.Var(&o.bridgeMembers, "bridge-member", "put a member in a conference bridge, `PHLO/NODE/ADDRESS`; may be repeated")
 	fs.Var(&o.phlo, "phlo", "add a PHLO with no call, `ID[=NAME]`, to run; may be repeated")
+	fs.StringVar(&o.seed, "seed", "", "start from the state in `FILE`, in the shape of GET /__phlo/state")
+	fs.BoolVar(&o.quiet, "quiet", false, "write no line per request on stderr")
 }
 
 // seeds is what serve's flags put in the fake before it serves.
@@ -56,6 +67,7 @@ type seeds struct {
 type seedMember struct {
 	phloID, nodeID, address string
 	role                    phlo.Role
+	origin                  string // the flag as given, for messages
 }
 
 // parseSeeds reads serve's --phlo, --member and --bridge-member, refusing
@@ -104,7 +116,7 @@ func parseMember(flagName, v string, maxParts int) (seedMember, string) {
 	case len(parts) > maxParts:
 		return seedMember{}, fmt.Sprintf("%s %q has too many parts for %s: an address cannot contain \"/\"", flagName, v, form)
 	}
-	m := seedMember{phloID: parts[0], nodeID: parts[1], address: parts[2]}
+	m := seedMember{phloID: parts[0], nodeID: parts[1], address: parts[2], origin: fmt.Sprintf("%s %q", flagName, v)}
 	if maxParts == 4 {
 		m.role = phlo.RoleAgent
 	}
@@ -139,20 +151,65 @@ func (in *invocation) newServer() (*phlotest.Server, *seeds, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := phlotest.Listen(o.addr, phlotest.WithCredentials(o.authID, o.authToken))
+	st, err := in.startState(s)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--addr: %w", err)
+		return nil, nil, err
 	}
-	for _, p := range s.phlos {
-		srv.AddPhlo(p[0], p[1])
+	opts := []phlotest.Option{phlotest.WithCredentials(o.authID, o.authToken), phlotest.WithState(st.State)}
+	if !o.quiet {
+		opts = append(opts, phlotest.WithRequestLog(in.cli.stderr))
 	}
-	for _, m := range s.members {
-		srv.AddMember(m.phloID, m.nodeID, m.address, m.role)
-	}
-	for _, m := range s.bridgeMembers {
-		srv.AddBridgeMember(m.phloID, m.nodeID, m.address)
+	srv, err := phlotest.Listen(o.addr, opts...)
+	if err != nil {
+		return nil, nil, in.serveError(err, st)
 	}
 	return srv, s, nil
+}
+
+// startState reads --seed and adds what the other flags seed.
+func (in *invocation) startState(s *seeds) (*startState, error) {
+	st := &startState{file: in.opt.serve.seed, origins: map[string]string{}}
+	if st.file != "" {
+		var err error
+		if st.State, err = readSeed(st.file); err != nil {
+			return nil, in.usageError("--seed %s: %v", st.file, err)
+		}
+	}
+	for i, p := range s.phlos {
+		ps, at := st.phlo(p[0], fmt.Sprintf("--phlo %q", in.opt.serve.phlo[i]))
+		ps.Name = p[1]
+		st.origins[at+".name"] = fmt.Sprintf("--phlo %q", in.opt.serve.phlo[i])
+	}
+	for _, m := range s.members {
+		st.addMember(m)
+	}
+	for _, m := range s.bridgeMembers {
+		st.addBridgeMember(m)
+	}
+	return st, nil
+}
+
+// serveError says what the fake refused: credentials, the start state
+// (as a usage error naming the flag or file that made the part at fault),
+// or the address.
+func (in *invocation) serveError(err error, st *startState) error {
+	var argErr *phlo.ArgumentError
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &argErr):
+		name, env := "--auth-id", phlo.EnvAuthID
+		if argErr.Name == "authToken" {
+			name, env = "--auth-token", phlo.EnvAuthToken
+		}
+		return fmt.Errorf("%s (or $%s) %s", name, env, argErr.Reason)
+	case errors.As(err, &netErr):
+		return fmt.Errorf("--addr: %w", err)
+	}
+	for errors.Unwrap(err) != nil { // the fake's own "path: problem"
+		err = errors.Unwrap(err)
+	}
+	path, _, _ := strings.Cut(err.Error(), ":")
+	return in.usageError("%s: %v", st.source(path), err)
 }
 
 // announce says where the fake listens, the environment that points the

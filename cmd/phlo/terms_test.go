@@ -235,9 +235,12 @@ func TestServeSeedsEveryRole(t *testing.T) {
 	s, err := in.parseSeeds()
 	require.NoError(t, err)
 	assert.Equal(t, []seedMember{
-		{"p", "n", "+1", phlo.RoleAgent}, {"p", "n", "+2", phlo.RoleCustomer}, {"p", "n", "+3", phlo.RoleSupervisor}, {"p", "n", "sip:a@x.example", phlo.RoleAgent},
+		{"p", "n", "+1", phlo.RoleAgent, `--member "p/n/+1"`},
+		{"p", "n", "+2", phlo.RoleCustomer, `--member "p/n/+2/customer"`},
+		{"p", "n", "+3", phlo.RoleSupervisor, `--member "p/n/+3/supervisor"`},
+		{"p", "n", "sip:a@x.example", phlo.RoleAgent, `--member "p/n/sip:a@x.example/agent"`},
 	}, s.members)
-	assert.Equal(t, []seedMember{{"p", "b", "+4", ""}}, s.bridgeMembers)
+	assert.Equal(t, []seedMember{{"p", "b", "+4", "", `--bridge-member "p/b/+4"`}}, s.bridgeMembers)
 }
 
 // TestServeWarningSpeaksCommandLine: the warning for a fake beyond
