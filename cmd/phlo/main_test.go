@@ -55,25 +55,7 @@ func (s *syncBuffer) String() string {
 // that points the other commands at it.
 func serve(t *testing.T, args ...string) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &out, &errOut, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		assert.Equal(t, 0, <-done)
-	})
-	env := map[string]string{}
-	re := regexp.MustCompile(`export (\w+)=(\S+)`)
-	for len(env) < 3 {
-		for _, m := range re.FindAllStringSubmatch(out.String(), -1) {
-			env[m[1]] = m[2]
-		}
-		require.Empty(t, errOut.String())
-		time.Sleep(time.Millisecond)
-	}
+	env, _ := serveLogged(t, args...)
 	return env
 }
 

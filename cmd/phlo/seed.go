@@ -143,55 +143,55 @@ func objectProblem(path string, obj map[string]any, t reflect.Type) string {
 	return ""
 }
 
-// phlo returns the PHLO with the ID, added for origin if absent, and its path.
-func (st *startState) phlo(id, origin string) (*phlotest.PhloState, string) {
-	i := slices.IndexFunc(st.Phlos, func(p phlotest.PhloState) bool { return p.PhloID == id })
-	if i < 0 {
-		i = len(st.Phlos)
-		st.Phlos = append(st.Phlos, phlotest.PhloState{PhloID: id})
-		st.origins[fmt.Sprintf("phlos[%d]", i)] = origin
+// put returns the index of the element of *s that match finds, appending
+// fresh if there is none, and whether it did.
+func put[T any](s *[]T, match func(T) bool, fresh T) (i int, added bool) {
+	if i = slices.IndexFunc(*s, match); i >= 0 {
+		return i, false
 	}
-	return &st.Phlos[i], fmt.Sprintf("phlos[%d]", i)
+	*s = append(*s, fresh)
+	return len(*s) - 1, true
+}
+
+// phlo returns the PHLO with the ID, added for origin if absent, and its
+// path.
+func (st *startState) phlo(id, origin string) (*phlotest.PhloState, string) {
+	i, added := put(&st.Phlos, func(p phlotest.PhloState) bool { return p.PhloID == id }, phlotest.PhloState{PhloID: id})
+	at := fmt.Sprintf("phlos[%d]", i)
+	if added {
+		st.origins[at] = origin
+	}
+	return &st.Phlos[i], at
 }
 
 // addMember puts m in its call, as phlotest's AddMember does: a member
 // already there takes the role and comes off hold.
 func (st *startState) addMember(m seedMember) {
 	p, at := st.phlo(m.phloID, m.origin)
-	j := slices.IndexFunc(p.MultiPartyCalls, func(n phlotest.CallState) bool { return n.NodeID == m.nodeID })
-	if j < 0 {
-		j = len(p.MultiPartyCalls)
-		p.MultiPartyCalls = append(p.MultiPartyCalls, phlotest.CallState{NodeID: m.nodeID})
-		st.origins[fmt.Sprintf("%s.multi_party_calls[%d]", at, j)] = m.origin
+	j, added := put(&p.MultiPartyCalls, func(n phlotest.CallState) bool { return n.NodeID == m.nodeID }, phlotest.CallState{NodeID: m.nodeID})
+	at = fmt.Sprintf("%s.multi_party_calls[%d]", at, j)
+	if added {
+		st.origins[at] = m.origin
 	}
 	n := &p.MultiPartyCalls[j]
-	k := slices.IndexFunc(n.Members, func(s phlotest.MemberState) bool { return s.Address == m.address })
-	if k < 0 {
-		k = len(n.Members)
-		n.Members = append(n.Members, phlotest.MemberState{Address: m.address})
-	}
+	k, _ := put(&n.Members, func(s phlotest.MemberState) bool { return s.Address == m.address }, phlotest.MemberState{Address: m.address})
 	n.Members[k].Role, n.Members[k].OnHold = m.role, false
-	st.origins[fmt.Sprintf("%s.multi_party_calls[%d].members[%d]", at, j, k)] = m.origin
+	st.origins[fmt.Sprintf("%s.members[%d]", at, k)] = m.origin
 }
 
 // addBridgeMember puts m in its conference bridge, as phlotest's
 // AddBridgeMember does: a member already there is unmuted.
 func (st *startState) addBridgeMember(m seedMember) {
 	p, at := st.phlo(m.phloID, m.origin)
-	j := slices.IndexFunc(p.ConferenceBridges, func(n phlotest.BridgeState) bool { return n.NodeID == m.nodeID })
-	if j < 0 {
-		j = len(p.ConferenceBridges)
-		p.ConferenceBridges = append(p.ConferenceBridges, phlotest.BridgeState{NodeID: m.nodeID})
-		st.origins[fmt.Sprintf("%s.conference_bridges[%d]", at, j)] = m.origin
+	j, added := put(&p.ConferenceBridges, func(n phlotest.BridgeState) bool { return n.NodeID == m.nodeID }, phlotest.BridgeState{NodeID: m.nodeID})
+	at = fmt.Sprintf("%s.conference_bridges[%d]", at, j)
+	if added {
+		st.origins[at] = m.origin
 	}
 	n := &p.ConferenceBridges[j]
-	k := slices.IndexFunc(n.Members, func(s phlotest.BridgeMemberState) bool { return s.Address == m.address })
-	if k < 0 {
-		k = len(n.Members)
-		n.Members = append(n.Members, phlotest.BridgeMemberState{Address: m.address})
-	}
+	k, _ := put(&n.Members, func(s phlotest.BridgeMemberState) bool { return s.Address == m.address }, phlotest.BridgeMemberState{Address: m.address})
 	n.Members[k].Muted = false
-	st.origins[fmt.Sprintf("%s.conference_bridges[%d].members[%d]", at, j, k)] = m.origin
+	st.origins[fmt.Sprintf("%s.members[%d]", at, k)] = m.origin
 }
 
 // source names what made the part of the state at path, a field path as

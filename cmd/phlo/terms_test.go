@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -260,4 +261,19 @@ func TestServeWarningSpeaksCommandLine(t *testing.T) {
 	assert.Contains(t, errOut.String(), "--insecure-http")
 	assert.Regexp(t, `http://HOST:\d+ `, errOut.String())
 	assert.NotRegexp(t, goIdentifier, errOut.String())
+}
+
+// TestServeNamesTheAddressItCannotListenOn: a port in use is named as the
+// flag that chose it.
+func TestServeNamesTheAddressItCannotListenOn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut strings.Builder
+	code := run(ctx, []string{"serve", "--addr", ln.Addr().String()}, &out, &errOut, func(string) string { return "" })
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out.String())
+	assert.Contains(t, errOut.String(), "phlo: --addr: listen tcp "+ln.Addr().String())
 }
