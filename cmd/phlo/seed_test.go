@@ -211,3 +211,28 @@ func TestServeRefusesBadCredentials(t *testing.T) {
 	assert.NotContains(t, errOut.String(), "secret-token")
 	assert.NotContains(t, errOut.String(), "MA:BAD")
 }
+
+// TestServeLogHidesAGivenAuthID: the auth ID in a run's path is logged as
+// "{auth_id}" when it was given, since the command never prints a given
+// credential.
+func TestServeLogHidesAGivenAuthID(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	creds := map[string]string{"PLIVO_AUTH_ID": "MAGIVENGIVENGIVEN000", "PLIVO_AUTH_TOKEN": "given-token"}
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--phlo", "p1"}, &out, &errOut, func(k string) string { return creds[k] })
+	}()
+	base := regexp.MustCompile(`export PHLO_BASE_URL=(\S+)`)
+	for !base.MatchString(out.String()) {
+		time.Sleep(time.Millisecond)
+	}
+	env := map[string]string{"PHLO_BASE_URL": base.FindStringSubmatch(out.String())[1], "PLIVO_AUTH_ID": creds["PLIVO_AUTH_ID"], "PLIVO_AUTH_TOKEN": creds["PLIVO_AUTH_TOKEN"]}
+	code, _, stderr := phloCmd(env, "run", "--phlo", "p1")
+	require.Equal(t, 0, code, stderr)
+	cancel()
+	require.Equal(t, 0, <-done)
+	assert.Regexp(t, `(?m)^POST /v1/account/\{auth_id\}/phlo/p1 .*\b201\b`, errOut.String())
+	assert.NotContains(t, out.String()+errOut.String(), "MAGIVENGIVENGIVEN000")
+	assert.NotContains(t, out.String()+errOut.String(), "given-token")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -157,13 +158,40 @@ func (in *invocation) newServer() (*phlotest.Server, *seeds, error) {
 	}
 	opts := []phlotest.Option{phlotest.WithCredentials(o.authID, o.authToken), phlotest.WithState(st.State)}
 	if !o.quiet {
-		opts = append(opts, phlotest.WithRequestLog(in.cli.stderr))
+		opts = append(opts, phlotest.WithRequestLog(hideAuthID(in.cli.stderr, o.authID)))
 	}
 	srv, err := phlotest.Listen(o.addr, opts...)
 	if err != nil {
 		return nil, nil, in.serveError(err, st)
 	}
 	return srv, s, nil
+}
+
+// hideAuthID returns w, with a given auth ID in a run's path written
+// "{auth_id}", as the SDK's own logs write it: the command never prints a
+// credential it was given. The fake writes each line in one Write.
+func hideAuthID(w io.Writer, authID string) io.Writer {
+	if authID == "" {
+		return w // generated, and printed already
+	}
+	var pairs []string
+	for _, id := range []string{authID, url.PathEscape(authID)} {
+		pairs = append(pairs, "/account/"+id+"/", "/account/{auth_id}/", "/account/"+id+" ", "/account/{auth_id} ")
+	}
+	return replacingWriter{w, strings.NewReplacer(pairs...)}
+}
+
+// replacingWriter writes through a replacer.
+type replacingWriter struct {
+	w io.Writer
+	r *strings.Replacer
+}
+
+func (rw replacingWriter) Write(p []byte) (int, error) {
+	if _, err := rw.r.WriteString(rw.w, string(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // startState reads --seed and adds what the other flags seed.
