@@ -331,8 +331,11 @@ func isLoopback(host string) bool {
 // the environment, HTTP/2 when the server offers it, TLS 1.2 or later, reply
 // headers capped at 64 KiB, and a pool of 128 connections per host that
 // requests wait for rather than opening more, so that a busy service never
-// pays a handshake per request. Wrap it to trace requests without losing the
-// pool:
+// pays a handshake per request. Idle connections are closed after 50 s. Its
+// connections count the bytes written on them, which tells an HTTP/1.1
+// request that never went out (an [ErrNotSent] the SDK sends again) from
+// one that may have arrived, where net/http's error does not. Wrap it to
+// trace requests without losing the pool:
 //
 //	hc := &http.Client{Transport: otelhttp.NewTransport(phlo.NewTransport())}
 //	client, err := phlo.NewRestClient(id, token, phlo.WithHTTPClient(hc))
@@ -340,20 +343,26 @@ func NewTransport() *http.Transport {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
+		DialContext:            countWrites(dialer.DialContext),
 		ForceAttemptHTTP2:      true,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    maxConnsPerHost,
 		MaxConnsPerHost:        maxConnsPerHost,
-		IdleConnTimeout:        90 * time.Second,
+		IdleConnTimeout:        idleConnTimeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 }
 
 const (
+	// idleConnTimeout closes an idle connection before the 60 s after
+	// which common load balancers (AWS's, by default) drop it without a
+	// word: a pooled connection is then rarely dead under a request, and
+	// when it is, the request fails before it is written and goes out again
+	// on a fresh one.
+	idleConnTimeout = 50 * time.Second
 	// maxConnsPerHost bounds both the open and the idle connections, so
 	// that a burst beyond it waits for a connection instead of opening one
 	// that the idle pool would close again.
