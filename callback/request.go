@@ -70,11 +70,11 @@ type verified struct {
 	nonces   []string
 }
 
-// readRequest reads r's body and parses its query and body, refusing
-// whatever would let net/http (or the handler) read other parameters than
-// the signature covers.
-func readRequest(r *http.Request) (*verified, error) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
+// readRequest parses rawQuery, the query of the signed URL, and reads and
+// parses r's body, refusing whatever would let net/http (or the handler)
+// read other parameters than the signature covers.
+func readRequest(r *http.Request, rawQuery string) (*verified, error) {
+	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the query does not parse cleanly: %w", ErrMalformedRequest, err)
 	}
