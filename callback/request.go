@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // signature is one of the request's signature headers with its nonce.
@@ -121,7 +122,9 @@ func parseBody(r *http.Request, body []byte) (url.Values, error) {
 	if len(body) == 0 {
 		return url.Values{}, nil
 	}
-	if r.Method == http.MethodGet {
+	if strings.EqualFold(r.Method, http.MethodGet) {
+		// A GET's signature merges the query over the parameters: a body's
+		// parameter under a query's key would not be covered.
 		return nil, fmt.Errorf("%w: a GET with a body", ErrMalformedRequest)
 	}
 	types := r.Header.Values("Content-Type")
