@@ -1,6 +1,7 @@
 package callback_test
 
 import (
+	"io"
 	"maps"
 	"mime"
 	"net/http"
@@ -54,6 +55,7 @@ func FuzzVerify(f *testing.F) {
 			read, seen = readEveryWay(r), r
 		}), callback.WithAllowedHosts("example.com", "example.com:8443"), callback.WithForwardedHeaders())
 		again := r.Clone(r.Context())
+		again.Body = io.NopCloser(strings.NewReader(body))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if strings.Contains(w.Body.String(), token) {
