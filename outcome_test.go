@@ -678,3 +678,57 @@ func TestOutcomeProxyRefusedTheTunnel(t *testing.T) {
 	}
 	assert.Zero(t, runner.received.Load(), "the runner received a request")
 }
+
+// TestOutcomeOverAttempts: a call attempted several times may have acted
+// if any attempt may have arrived; otherwise its last attempt answers.
+func TestOutcomeOverAttempts(t *testing.T) {
+	t.Parallel()
+	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	status := func(code int, retryAfter string) func() (*http.Response, error) {
+		return func() (*http.Response, error) {
+			resp := jsonResponse(code, `{"api_id":"a","error":"e"}`)
+			if retryAfter != "" {
+				resp.Header.Set("Retry-After", retryAfter)
+			}
+			return resp, nil
+		}
+	}
+	refused := func() (*http.Response, error) { return nil, dialErr }
+	for _, tc := range []struct {
+		name     string
+		replies  []func() (*http.Response, error)
+		class    error // nil: an *APIError that matches neither
+		status   int
+		attempts int
+	}{
+		{"502 then refused", []func() (*http.Response, error){status(502, ""), refused, refused}, phlo.ErrOutcomeUnknown, 0, 3},
+		{"503 then a long 429", []func() (*http.Response, error){status(503, ""), status(429, "3600")}, phlo.ErrOutcomeUnknown, 429, 2},
+		{"429 then refused", []func() (*http.Response, error){status(429, ""), refused, refused}, phlo.ErrNotSent, 0, 3},
+		{"refused then 400", []func() (*http.Response, error){refused, status(400, "")}, nil, 400, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{reply: func(n int, _ *http.Request) (*http.Response, error) { return tc.replies[n-1]() }}
+			c := mockClientFunc(t, rec, phlo.WithRetryPolicy(outcomePolicy))
+			err := wireKinds[1].call(context.Background(), c) // hold: idempotent
+			require.Len(t, rec.all(), tc.attempts)
+			notSent, unknown := errors.Is(err, phlo.ErrNotSent), errors.Is(err, phlo.ErrOutcomeUnknown)
+			require.False(t, notSent && unknown, "%v", err)
+			if tc.class == nil {
+				require.False(t, notSent || unknown, "%v", err)
+			} else {
+				require.ErrorIs(t, err, tc.class)
+			}
+			var apiErr *phlo.APIError
+			if tc.status == 0 {
+				var opErr *net.OpError
+				require.ErrorAs(t, err, &opErr, "the last attempt's error is kept")
+				assert.Contains(t, err.Error(), fmt.Sprintf("after %d attempts", tc.attempts))
+				return
+			}
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, tc.attempts, apiErr.Attempts)
+		})
+	}
+}
