@@ -637,8 +637,8 @@ func TestSign(t *testing.T) {
 	uri := "https://callbacks.example.com/plivo/events?x=1"
 	a, b := phlotest.Sign("token", "POST", uri, params), phlotest.Sign("token", "POST", uri, params)
 	assert.NotEqual(t, a.Get(callback.HeaderNonceV3), b.Get(callback.HeaderNonceV3))
-	assert.True(t, callback.ValidateV3("token", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
-	assert.False(t, callback.ValidateV3("other", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
+	assert.True(t, callback.ValidateV3("token", "POST", uri, a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
+	assert.False(t, callback.ValidateV3("other", "POST", uri, a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
 }
 
 // TestCredentialsTheSDKRefuses: credentials the SDK refuses fail the
