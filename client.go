@@ -96,9 +96,10 @@ type credentials struct {
 	// basicAuth is the Authorization header value, shared read-only by
 	// every request.
 	basicAuth []string
-	// redactor replaces the token and the basic auth value in whatever a
-	// server sends back before it reaches an error or a log record.
-	redactor *strings.Replacer
+	// redactor replaces the token, the basic auth value and the proxy's
+	// credentials in whatever a server sends back before it reaches an
+	// error or a log record.
+	redactor *redactor
 }
 
 // requestHeaders are built once per client; each request gets its own map
@@ -282,21 +283,10 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 
 func newCredentials(authID, authToken string) *credentials {
 	basic := base64.StdEncoding.EncodeToString([]byte(authID + ":" + authToken))
-	unpadded := strings.TrimRight(basic, "=")
 	return &credentials{
 		authID:    authID,
 		basicAuth: []string{"Basic " + basic},
-		// Longest first at each position: the whole header value, then its
-		// base64 as JSON with escaped slashes, padded and unpadded, then the
-		// token alone. The auth ID reads as it does in paths.
-		redactor: strings.NewReplacer(
-			"Basic "+basic, redacted,
-			strings.ReplaceAll(basic, "/", `\/`), redacted,
-			basic, redacted,
-			unpadded, redacted,
-			authToken, redacted,
-			authID, "{auth_id}",
-		),
+		redactor:  newRedactor(authID, authToken, basic),
 	}
 }
 
@@ -485,11 +475,4 @@ func (c *RestClient) Format(f fmt.State, verb rune) {
 // LogValue keeps credentials out of slog records.
 func (c *RestClient) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("base_url", c.BaseURL()), slog.String("auth_id", redacted))
-}
-
-const redacted = "[redacted]"
-
-// redact replaces every credential in s, as the server may have echoed it.
-func (c *RestClient) redact(s string) string {
-	return c.creds().redactor.Replace(s)
 }

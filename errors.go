@@ -85,8 +85,10 @@ const (
 // same call that may have reached the runner, also matches
 // [ErrOutcomeUnknown]: the runner may have acted.
 //
-// Whatever the server sent, no field shows a credential: the auth token and
-// the basic auth value read "[redacted]", the auth ID "{auth_id}".
+// Whatever the server sent, no field shows a credential, nor a piece of one
+// that a cut to length would leave: the auth token, the basic auth value
+// and the user name and password of a proxy named in HTTPS_PROXY or
+// HTTP_PROXY read "[redacted]", the auth ID "{auth_id}".
 type APIError struct {
 	// StatusCode is the HTTP status of the reply.
 	StatusCode int
@@ -98,7 +100,9 @@ type APIError struct {
 	// text when the body is empty; when the body was cut short, it says so.
 	// It is one line of at most 512 bytes with no control characters.
 	Message string
-	// Body is the raw reply body, read up to the SDK's 1 MiB limit.
+	// Body is the raw reply body, read up to the SDK's 1 MiB limit, with
+	// every credential it echoed replaced, one that the limit cuts
+	// included.
 	Body []byte
 	// RetryAfter is the wait the server asked for in the reply's
 	// Retry-After header, or zero. A wait longer than the retry policy's
@@ -278,14 +282,31 @@ func (e timeoutError) Is(target error) bool { return target == context.DeadlineE
 // Timeout reports true, as net.Error's does for a deadline.
 func (e timeoutError) Timeout() bool { return true }
 
-// cleanText makes a server's words fit for one line of an error: valid
-// UTF-8, control and format characters removed, white space folded to one
-// space, and at most max bytes, cut at a character boundary with "…".
+// cleanText makes a server's words fit for one line of an error: see fold;
+// at most max bytes, cut at a character boundary with "…".
 func cleanText(s string, max int) string {
+	return cutText(fold(s, max, false), max)
+}
+
+// fold makes text fit for one line: valid UTF-8, control and format
+// characters removed, white space folded to one space, and, for an HTML
+// page such as a proxy's error page, the tags removed, so that it reads
+// "502 Bad Gateway" rather than markup. It stops once it holds more than
+// limit bytes.
+func fold(s string, limit int, html bool) string {
 	var b strings.Builder
-	space := false
+	space, inTag := false, false
 	for _, r := range s {
 		switch {
+		case html && r == '<':
+			inTag = true
+			space = b.Len() > 0
+			continue
+		case html && r == '>':
+			inTag = false
+			continue
+		case inTag:
+			continue
 		case unicode.IsSpace(r) || unicode.IsControl(r):
 			space = b.Len() > 0
 			continue
@@ -297,18 +318,29 @@ func cleanText(s string, max int) string {
 			space = false
 		}
 		b.WriteRune(r)
-		if b.Len() > max {
+		if b.Len() > limit {
 			break
 		}
 	}
-	out := b.String()
-	if len(out) <= max {
-		return out
+	return b.String()
+}
+
+const ellipsis = "…"
+
+// cutText returns s if it fits in max bytes, else s cut with "…".
+func cutText(s string, max int) string {
+	if len(s) <= max {
+		return s
 	}
-	const ellipsis = "…"
-	cut := max - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(out[cut]) {
+	return ellipsize(s, max)
+}
+
+// ellipsize cuts s at a character boundary so that it fits in max bytes
+// with "…" after it, which says that text was left out.
+func ellipsize(s string, max int) string {
+	cut := min(len(s), max-len(ellipsis))
+	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return out[:cut] + ellipsis
+	return s[:cut] + ellipsis
 }

@@ -315,11 +315,11 @@ func (c *RestClient) send(ctx context.Context, req *http.Request, w *wire, out a
 	}
 	defer resp.Body.Close()
 
-	data, tooLarge, readErr := readBody(resp.Body, resp.ContentLength)
+	data, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, c.creds().redactor.longest)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := c.newAPIError(resp.StatusCode, data)
 		if readErr != nil {
-			e.Message = cleanText("the reply's body was cut short ("+c.redact(readErr.Error())+"): "+e.Message, maxErrorText)
+			e.Message = cleanText("the reply's body was cut short ("+c.creds().redactor.clean(readErr.Error(), maxErrorText, false)+"): "+e.Message, maxErrorText)
 		}
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return resp.StatusCode, e.APIID, outcomeOf(e), e
@@ -352,8 +352,10 @@ func outcomeOf(e *APIError) outcome {
 const smallReply = 8 << 10
 
 // readBody reads at most MaxResponseBytes, saying whether there was more.
-func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err error) {
-	lr := io.LimitedReader{R: r, N: MaxResponseBytes + 1}
+// It reads slack bytes beyond the limit, which newAPIError cuts off only
+// after redacting, so that a credential the cut would split is found whole.
+func readBody(r io.Reader, contentLength int64, slack int) (data []byte, tooLarge bool, err error) {
+	lr := io.LimitedReader{R: r, N: MaxResponseBytes + int64(slack) + 1}
 	if contentLength >= 0 && contentLength < smallReply {
 		// One allocation for a reply of the runner's usual size, with room
 		// to read EOF.
@@ -374,10 +376,7 @@ func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err
 	} else {
 		data, err = io.ReadAll(&lr)
 	}
-	if len(data) > MaxResponseBytes {
-		return data[:MaxResponseBytes], true, err
-	}
-	return data, false, err
+	return data, len(data) > MaxResponseBytes, err
 }
 
 // decode applies the one rule for every 2xx reply: its body is a JSON
@@ -405,6 +404,7 @@ func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err
 		e := c.newAPIError(status, data)
 		return e.APIID, e
 	}
+	env.APIID = c.creds().redactor.clean(env.APIID, maxAPIIDText, false)
 	switch out := out.(type) {
 	case nil:
 	case *ActionResponse:
@@ -412,6 +412,9 @@ func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err
 	default:
 		if err := json.Unmarshal(data, out); err != nil {
 			return env.APIID, invalidResponse("the %d reply cannot be decoded (%v): %s", status, err, c.sample(data))
+		}
+		if p := apiIDOf(out); p != nil {
+			*p = env.APIID
 		}
 	}
 	return env.APIID, nil
@@ -422,18 +425,22 @@ func invalidResponse(format string, args ...any) error {
 }
 
 // newAPIError describes a reply that was not a success, whatever its body,
-// with every credential the server may have echoed redacted.
+// with every credential the server may have echoed redacted. data may run
+// past MaxResponseBytes (see readBody): Body is cut there after redacting.
 func (c *RestClient) newAPIError(status int, data []byte) *APIError {
-	e := &APIError{StatusCode: status, Body: []byte(c.redact(string(data)))}
+	r := c.creds().redactor
+	text := string(data)
+	body := r.redactPrefix(text, min(len(text), MaxResponseBytes))
+	e := &APIError{StatusCode: status, Body: []byte(body[:min(len(body), MaxResponseBytes)])}
 	var env struct {
 		APIID string `json:"api_id"`
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(data, &env) == nil {
-		e.APIID = cleanText(c.redact(env.APIID), maxAPIIDText)
-		e.Message = cleanText(c.redact(env.Error), maxErrorText)
+		e.APIID = r.clean(env.APIID, maxAPIIDText, false)
+		e.Message = r.clean(env.Error, maxErrorText, false)
 	} else {
-		e.Message = c.sample(data)
+		e.Message = c.sampleText(text)
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
@@ -442,32 +449,15 @@ func (c *RestClient) newAPIError(status int, data []byte) *APIError {
 }
 
 // sample is a short, printable, redacted excerpt of a reply body for an
-// error message.
+// error message; an HTML page, such as a proxy's error page, reads as its
+// text.
 func (c *RestClient) sample(body []byte) string {
-	s := string(body[:min(len(body), 4*maxErrorText)])
-	if strings.HasPrefix(strings.TrimSpace(s), "<") {
-		s = stripTags(s)
-	}
-	return cleanText(c.redact(s), maxErrorText)
+	return c.sampleText(string(body))
 }
 
-// stripTags keeps the text of an HTML page, such as a proxy's error page,
-// so that the sample says "502 Bad Gateway" rather than quoting markup.
-func stripTags(s string) string {
-	var b strings.Builder
-	inTag := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			inTag = true
-			b.WriteByte(' ')
-		case r == '>':
-			inTag = false
-		case !inTag:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+func (c *RestClient) sampleText(s string) string {
+	html := strings.HasPrefix(strings.TrimSpace(s), "<")
+	return c.creds().redactor.clean(s, maxErrorText, html)
 }
 
 // fail is the error of a call that its last attempt's error, err, ends.
@@ -571,5 +561,5 @@ func (c *RestClient) reason(err error) string {
 	if errors.As(err, &apiErr) {
 		return apiErr.summary()
 	}
-	return cleanText(c.redact(err.Error()), maxErrorText)
+	return c.creds().redactor.clean(err.Error(), maxErrorText, false)
 }

@@ -184,6 +184,14 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		assert.Contains(t, out, "Usage", "%v", args)
 		assert.Empty(t, errOut, "%v", args)
 	}
+	// The help shows no value from the environment: a credential would be
+	// printed.
+	secrets := map[string]string{"PLIVO_AUTH_ID": "MASECRETSECRETSECRET", "PLIVO_AUTH_TOKEN": "secret-token", "PHLO_BASE_URL": "https://secret.example"}
+	for _, args := range all {
+		_, out, _ := phloCmd(secrets, args...)
+		assert.NotContains(t, out, "secret", "%v", args)
+		assert.NotContains(t, out, "SECRET", "%v", args)
+	}
 	_, out, _ := phloCmd(nil, "get", "run", "--help")
 	assert.Contains(t, out, "Usage: phlo get run --phlo ID [flags] RUN_ID")
 	assert.Contains(t, out, "-base-url")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,10 +47,12 @@ func (m *repeated) String() string { return strings.Join(*m, ",") }
 func (m *repeated) Set(v string) error { *m = append(*m, v); return nil }
 
 func serveFlags(in *invocation) {
-	fs, o, getenv := in.flags, &in.opt.serve, in.cli.getenv
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8089", "`ADDRESS` to listen on; \":PORT\" or \"0.0.0.0:PORT\" listens beyond loopback, as a container must")
-	fs.StringVar(&o.authID, "auth-id", getenv(phlo.EnvAuthID), "auth `ID` to accept (default $"+phlo.EnvAuthID+", else generated)")
-	fs.StringVar(&o.authToken, "auth-token", getenv(phlo.EnvAuthToken), "auth `TOKEN` to accept (default $"+phlo.EnvAuthToken+", else generated)")
+	fs, o := in.flags, &in.opt.serve
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8089", "the `ADDRESS` to listen on; \":PORT\" or \"0.0.0.0:PORT\" listens beyond loopback, as a container must")
+	// The environment is read after parsing, not as the flags' defaults,
+	// which the help would print.
+	fs.StringVar(&o.authID, "auth-id", "", "the auth `ID` to accept (default $"+phlo.EnvAuthID+", else generated)")
+	fs.StringVar(&o.authToken, "auth-token", "", "the auth `TOKEN` to accept (default $"+phlo.EnvAuthToken+", else generated)")
 	fs.Var(&o.members, "member", "put a member in a call, `PHLO/NODE/ADDRESS[/ROLE]`, the role agent (the default), customer or supervisor; may be repeated")
 	fs.Var(&o.bridgeMembers, "bridge-member", "put a member in a conference bridge, `PHLO/NODE/ADDRESS`; may be repeated")
 	fs.Var(&o.phlo, "phlo", "add a PHLO with no call, `ID[=NAME]`, to run; may be repeated")
@@ -148,6 +151,8 @@ func runServe(ctx context.Context, in *invocation) (any, error) {
 // newServer starts the fake runner that serve's flags describe.
 func (in *invocation) newServer() (*phlotest.Server, *seeds, error) {
 	o := &in.opt.serve
+	o.authID = cmp.Or(o.authID, in.cli.getenv(phlo.EnvAuthID))
+	o.authToken = cmp.Or(o.authToken, in.cli.getenv(phlo.EnvAuthToken))
 	s, err := in.parseSeeds()
 	if err != nil {
 		return nil, nil, err

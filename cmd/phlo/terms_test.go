@@ -277,3 +277,18 @@ func TestServeNamesTheAddressItCannotListenOn(t *testing.T) {
 	assert.Empty(t, out.String())
 	assert.Contains(t, errOut.String(), "phlo: --addr: listen tcp "+ln.Addr().String())
 }
+
+// TestUsageLinesMatchTheTable: every flag a usage line names is one the
+// command takes, and one with positional arguments says so.
+func TestUsageLinesMatchTheTable(t *testing.T) {
+	for _, cmd := range commands {
+		in := newInvocation(&cli{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}, cmd)
+		for _, flagName := range regexp.MustCompile(`--([a-z-]+)`).FindAllStringSubmatch(cmd.usage, -1) {
+			assert.NotNil(t, in.flags.Lookup(flagName[1]), "%s: --%s", cmd.name(), flagName[1])
+		}
+		assert.Equal(t, cmd.target >= onPhlo, strings.Contains(cmd.usage, "--phlo ID"), cmd.name())
+		assert.Equal(t, cmd.target == onNode, strings.Contains(cmd.usage, "--node ID"), cmd.name())
+		takesArgs := cmd.nargs[1] != 0
+		assert.Equal(t, takesArgs, regexp.MustCompile(`[A-Z_]+$|\.\.\.$`).MatchString(cmd.usage), cmd.name())
+	}
+}
