@@ -87,6 +87,11 @@ type RestClient struct {
 	timeoutCause error
 	retry        RetryPolicy
 	logger       *slog.Logger
+	// masked says to mask members' addresses (WithMaskedAddresses).
+	masked bool
+	// origin is scheme://host[/prefix] of a runner other than Plivo's, for
+	// errors to name; empty for DefaultBaseURL.
+	origin string
 }
 
 type credentials struct {
@@ -118,6 +123,7 @@ type settings struct {
 	timeout      time.Duration
 	retry        RetryPolicy
 	logger       *slog.Logger
+	masked       bool
 }
 
 // WithBaseURL points the client at another runner, such as a phlotest.Server.
@@ -193,14 +199,37 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLogger makes the client write debug records: one per attempt
-// ("phlo request": method, path, status, api_id, attempt, duration, error)
-// and one per wait before a retry ("phlo retry": wait, attempt, reason).
+// WithLogger makes the client write to l. A call that fails after at
+// least one attempt, for any reason but the caller's own context ending,
+// writes one record at Warn, "phlo call failed" (status, api_id, attempts,
+// duration, error), so that a service logging at Info sees it. At Debug,
+// each attempt writes "phlo request" (status, api_id, attempt, duration,
+// error) and each wait before a retry "phlo retry" (wait, attempt,
+// reason). A call that succeeds writes nothing above Debug. Every record
+// starts with action (hold, unhold, call, run, get, get_run, ...; "do" for
+// [RestClient.Do]), node_kind (multi_party_call, conference_bridge, empty
+// for a PHLO), host (the runner's host[:port]), method and path.
+//
 // Records never carry a credential; a path segment equal to the auth ID
-// reads "{auth_id}".
+// reads "{auth_id}". See [WithMaskedAddresses] for members' addresses.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l
+		return nil
+	}
+}
+
+// WithMaskedAddresses hides members' phone numbers and SIP addresses, which
+// are personal data, in errors (APIError.Path, Message, APIID and Body
+// included) and log records: the address of the member acted on, and the
+// To and TriggerSource of a call or transfer, show every character but the
+// last four as '*', so "+14155550100" reads "********0100". They are masked
+// wherever the server's words repeat them as they were sent, and where a
+// cut to length leaves the start of one. What is sent is unchanged, and so
+// are the IDs of PHLOs, nodes and runs, and the api_id.
+func WithMaskedAddresses() Option {
+	return func(s *settings) error {
+		s.masked = true
 		return nil
 	}
 }
@@ -272,6 +301,10 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 		timeout: s.timeout,
 		retry:   s.retry,
 		logger:  s.logger,
+		masked:  s.masked,
+	}
+	if base.String() != DefaultBaseURL+"/v1" {
+		c.origin = strings.TrimSuffix(base.String(), "/v1")
 	}
 	if s.timeout > 0 {
 		c.timeoutCause = timeoutError{s.timeout}

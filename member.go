@@ -34,6 +34,7 @@ func (m *Member) PhloID() string { return m.node.phlo.id }
 
 // memberAction is one action on a member, with its body encoded once.
 type memberAction struct {
+	name string
 	body json.RawMessage
 	// idempotent actions leave the call in the same state when sent twice,
 	// so they may be retried after a 502, 503, 504 or transport error.
@@ -44,7 +45,7 @@ func newMemberAction(name string, idempotent bool) memberAction {
 	body, _ := json.Marshal(struct {
 		Action string `json:"action"`
 	}{name})
-	return memberAction{body: body, idempotent: idempotent}
+	return memberAction{name: name, body: body, idempotent: idempotent}
 }
 
 var (

@@ -149,13 +149,17 @@ func (m *MultiPartyCall) act(ctx context.Context, action string, p CallParams) (
 		role = RoleAgent
 	case RoleAgent, RoleCustomer, RoleSupervisor:
 	default:
-		if err := checkText("Role", string(role)); err != nil {
-			return nil, err
-		}
+		// A role the runner would refuse is refused before sending; one
+		// it learns later is sent with Do until the SDK knows it.
+		return nil, invalidArgument("CallParams.Role", "must be %q, %q or %q, not %q", RoleAgent, RoleCustomer, RoleSupervisor, role)
 	}
 	body := callAction{Action: action, TriggerSource: p.TriggerSource, To: p.To, Role: role}
+	r := Request{
+		Method: http.MethodPost, Path: m.path(multiPartyCall), Body: body,
+		op: operation{action: action, nodeKind: multiPartyCall, to: p.To, triggerSource: p.TriggerSource},
+	}
 	var resp ActionResponse
-	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodPost, Path: m.path(multiPartyCall), Body: body}, &resp); err != nil {
+	if err := m.phlo.client.do(ctx, &r, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
