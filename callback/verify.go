@@ -153,7 +153,8 @@ func (v *Verifier) check(r *http.Request) (*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := readRequest(r)
+	_, query, _ := strings.Cut(uri, "?") // the query as it was signed
+	req, err := readRequest(r, query)
 	if err != nil {
 		return nil, err
 	}

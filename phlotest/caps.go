@@ -42,13 +42,13 @@ func errCap(name string, limit int, what string) error {
 	return fail(http.StatusConflict, fmt.Sprintf("%s (%d) reached: %s.", name, limit, what))
 }
 
-// roomFor reports whether n can take a new member at address, or which cap
-// it would pass. The caller holds mu.
-func roomFor[M addressed](s *Server, n *node[M], address string) error {
+// roomFor reports whether a node with members members can take a new one
+// at address, or which cap it would pass. The caller holds mu.
+func roomFor(s *Server, members int, address string) error {
 	switch {
 	case len(address) > MaxAddressBytes:
 		return errCap("MaxAddressBytes", MaxAddressBytes, "the address is too long")
-	case len(n.members) >= MaxMembersPerNode:
+	case members >= MaxMembersPerNode:
 		return errCap("MaxMembersPerNode", MaxMembersPerNode, "the node is full")
 	case s.memberCount >= MaxMembers:
 		return errCap("MaxMembers", MaxMembers, "the server holds as many members as it may")

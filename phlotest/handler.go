@@ -2,6 +2,7 @@ package phlotest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -72,9 +73,10 @@ func (c *call) param(name string) string { return c.params[name] }
 
 // reply is an answer before it is written.
 type reply struct {
-	status int
-	allow  []string
-	body   []byte
+	status      int
+	allow       []string
+	contentType string // application/json when empty
+	body        []byte
 }
 
 // ServeHTTP answers r as the runner would, or, under /__phlo/, as the
@@ -225,7 +227,7 @@ func writeReply(w http.ResponseWriter, rp reply) int {
 		h.Set("Allow", strings.Join(rp.allow, ", "))
 	}
 	if rp.body != nil {
-		h.Set("Content-Type", "application/json")
+		h.Set("Content-Type", cmp.Or(rp.contentType, "application/json"))
 	}
 	h.Set("Content-Length", strconv.Itoa(len(rp.body)))
 	w.WriteHeader(rp.status)
@@ -388,7 +390,7 @@ func (s *Server) callAction(c *call) (any, error) {
 	case c.action != "call" && initiator.TransferringTo != "":
 		return nil, errTransferring
 	}
-	if err := roomFor(s, n, to); err != nil {
+	if err := roomFor(s, n.size(), to); err != nil {
 		return nil, err
 	}
 	n.add(MemberState{Address: to, Role: role})

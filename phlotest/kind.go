@@ -19,6 +19,11 @@ type kind[M addressed] struct {
 	nodes func(*phloModel) map[string]*node[M]
 	// actions performs each member action the runner takes on this kind.
 	actions map[string]func(n *node[M], m *M) error
+	// show is a node as GET /__phlo/state shows it.
+	show func(id string, n *node[M]) any
+	// newMember reads the body of a control PUT on a member: the member
+	// to add, or the change to make to one who is there.
+	newMember func(address string, body []byte) (M, func(*M), error)
 }
 
 // calls is the multi-party call node.
@@ -33,6 +38,8 @@ var calls = &kind[MemberState]{
 		"resume_call":    endTransfer(false),
 		"abort_transfer": endTransfer(true),
 	},
+	show:      func(id string, n *node[MemberState]) any { return callState(id, n) },
+	newMember: newCallMember,
 }
 
 // bridges is the conference bridge node.
@@ -45,6 +52,8 @@ var bridges = &kind[BridgeMemberState]{
 		"unmute": func(_ *node[BridgeMemberState], m *BridgeMemberState) error { m.Muted = false; return nil },
 		"hangup": func(b *node[BridgeMemberState], m *BridgeMemberState) error { b.remove(m.Address); return nil },
 	},
+	show:      func(id string, n *node[BridgeMemberState]) any { return bridgeState(id, n) },
+	newMember: newBridgeMember,
 }
 
 // leave takes a call member out of the call.

@@ -63,23 +63,35 @@ func (s *Server) State() State {
 	defer s.mu.Unlock()
 	st := State{Phlos: []PhloState{}}
 	for _, id := range slices.Sorted(maps.Keys(s.phlos)) {
-		p := s.phlos[id]
-		ps := PhloState{PhloID: id, Name: p.name, MultiPartyCalls: []CallState{}, ConferenceBridges: []BridgeState{}, Runs: []RunState{}}
-		for _, nid := range slices.Sorted(maps.Keys(p.calls)) {
-			ps.MultiPartyCalls = append(ps.MultiPartyCalls, CallState{nid, p.calls[nid].name, p.calls[nid].states()})
-		}
-		for _, nid := range slices.Sorted(maps.Keys(p.bridges)) {
-			ps.ConferenceBridges = append(ps.ConferenceBridges, BridgeState{nid, p.bridges[nid].name, p.bridges[nid].states()})
-		}
-		st.Phlos = append(st.Phlos, ps)
-	}
-	for _, r := range s.runs {
-		i, found := slices.BinarySearchFunc(st.Phlos, r.PhloID, func(p PhloState, id string) int { return cmp.Compare(p.PhloID, id) })
-		if found {
-			st.Phlos[i].Runs = append(st.Phlos[i].Runs, RunState{r.RunID, shownPayload(r.Payload)})
-		}
+		st.Phlos = append(st.Phlos, s.phloState(id, s.phlos[id]))
 	}
 	return st
+}
+
+// phloState is the PHLO p, named id, as a [State] shows it. The caller
+// holds mu.
+func (s *Server) phloState(id string, p *phloModel) PhloState {
+	ps := PhloState{PhloID: id, Name: p.name, MultiPartyCalls: []CallState{}, ConferenceBridges: []BridgeState{}, Runs: []RunState{}}
+	for _, nid := range slices.Sorted(maps.Keys(p.calls)) {
+		ps.MultiPartyCalls = append(ps.MultiPartyCalls, callState(nid, p.calls[nid]))
+	}
+	for _, nid := range slices.Sorted(maps.Keys(p.bridges)) {
+		ps.ConferenceBridges = append(ps.ConferenceBridges, bridgeState(nid, p.bridges[nid]))
+	}
+	for _, r := range s.runs {
+		if r.PhloID == id {
+			ps.Runs = append(ps.Runs, RunState{r.RunID, shownPayload(r.Payload)})
+		}
+	}
+	return ps
+}
+
+func callState(id string, n *node[MemberState]) CallState {
+	return CallState{id, n.name, n.states()}
+}
+
+func bridgeState(id string, n *node[BridgeMemberState]) BridgeState {
+	return BridgeState{id, n.name, n.states()}
 }
 
 // shownPayload is a run's payload as valid JSON: as it is, or, cut short,

@@ -80,6 +80,44 @@
 // matches. A fault with Apply lets the request act first, so that a test
 // sees the runner act while the client learns nothing of it.
 //
+// # The control API
+//
+// Every server also answers a control API under /__phlo/ on the same
+// listener, so that a test in any language, or a Go test through
+// [Connect], can steer a fake it does not share a process with. JSON in and
+// out; every path but GET /__phlo/health takes the server's credentials by
+// basic auth (401 with WWW-Authenticate: Basic realm="phlo" without them).
+// GET /__phlo/openapi.json describes it, and the runner API as served, in
+// OpenAPI 3.
+//
+//	GET    /__phlo/health                  {"status":"ok"}, no credentials needed
+//	GET    /__phlo/state                   the whole model: [State] as JSON
+//	PUT    /__phlo/phlo/{phlo_id}          {"name"}: make or rename, as in state
+//	PUT    /__phlo/phlo/{phlo_id}/multi_party_call/{node_id}    {"name"}
+//	PUT    /__phlo/phlo/{phlo_id}/conference_bridge/{node_id}   {"name"}
+//	PUT    .../multi_party_call/{node_id}/members/{address}     {"role"}: add (agent), or set the role
+//	PUT    .../conference_bridge/{node_id}/members/{address}    {}: add
+//	GET    any of those paths              as in state, or 404
+//	DELETE any of those paths              204: gone (a member as if they hung up)
+//	GET    /__phlo/requests[?action=hold]  the journal: {"method","path","query","action","body","status"}
+//	DELETE /__phlo/requests                empty it
+//	POST   /__phlo/faults                  queue a fault, 201 with it as GET lists it
+//	GET    /__phlo/faults                  the pending faults, times the uses left
+//	DELETE /__phlo/faults                  clear them
+//	POST   /__phlo/reset                   204: Reset
+//	GET    /__phlo/                        a live dashboard of the model
+//
+// PUT creates the PHLO and node as needed. A fault's JSON is
+// {"status","times","body","header":{"Name":"value"},"retry_after","delay_ms",
+// "drop","truncate","stall","apply","method","action","path_prefix"}, with
+// the meaning of [Fault] (retry_after in whole seconds; a Go test's Match has
+// no JSON form and is not shown). Bad input changes nothing: 400 {"error"}
+// naming the field (an unknown JSON field, an unknown role, negative times,
+// a status outside 100–599), 404 for an unknown path, 405 with Allow, 409
+// naming the cap a request would pass (MaxFaults pending faults among
+// them), 413 for a body past MaxControlBody (64 KiB). Control requests are
+// not journaled, logged, or met by faults.
+//
 // # Bounds
 //
 // However long it runs and whatever clients send, the server's memory is

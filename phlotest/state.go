@@ -44,6 +44,14 @@ func (n *node[M]) member(address string) *M {
 	return nil
 }
 
+// size returns how many members n has; n may be nil.
+func (n *node[M]) size() int {
+	if n == nil {
+		return 0
+	}
+	return len(n.members)
+}
+
 // add appends m; the caller has checked the caps.
 func (n *node[M]) add(m M) *M {
 	n.members = append(n.members, &m)
@@ -270,4 +278,15 @@ func hangUp(n *node[MemberState], address string) {
 			m.TransferringTo = ""
 		}
 	}
+}
+
+// dropRuns forgets the runs of a PHLO. The caller holds mu.
+func (s *Server) dropRuns(phloID string) {
+	s.runs = slices.DeleteFunc(s.runs, func(r Run) bool {
+		if r.PhloID == phloID {
+			s.runBytes -= runSize(r)
+			return true
+		}
+		return false
+	})
 }
