@@ -19,6 +19,37 @@
 // error, log record or printed value shows a credential, whatever a server
 // sends back.
 //
+// # Transfers, hold and presence
+//
+// The SDK never holds or unholds a member on its own. As Plivo documents
+// them, [Member.Hold] mutes the member while the others hear hold music;
+// [MultiPartyCall.WarmTransfer] lets the initiating agent (TriggerSource)
+// and To talk privately before the member they were talking to joins them,
+// and Plivo does not say whether that member is held meanwhile;
+// [Member.ResumeCall], on the initiator's handle, brings the initiator back
+// into the original call; [Member.AbortTransfer] cancels the transfer;
+// [MultiPartyCall.ColdTransfer] connects the member to To directly and the
+// initiator leaves the call. The fake runner in package phlotest changes no
+// hold flag on any transfer, resume or abort: a service that wants the
+// customer on hold during a warm transfer holds them first and unholds
+// them afterwards, and, when the transfer fails, unholds them at once with
+// a context of its own, which outlives the call's:
+//
+//	if _, err := call.WarmTransfer(ctx, p); err != nil {
+//		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+//		defer cancel()
+//		customer.Unhold(uctx)
+//		return err
+//	}
+//
+// # Logs and personal data
+//
+// [WithLogger] writes one record at Warn for each call that failed, and
+// Debug records for each attempt and each wait; every record names the
+// action, the kind of node and the runner's host. Errors name the host too
+// whenever it is not [DefaultBaseURL]. [WithMaskedAddresses] hides members'
+// phone numbers and SIP addresses in errors and records.
+//
 // Package phlotest provides a fake runner for tests that need no network,
 // and package callback verifies the signed requests Plivo sends back.
 package phlo

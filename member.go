@@ -76,8 +76,9 @@ func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
 }
 
 // ResumeCall completes a warm transfer that this member started: it brings
-// them back into the original call. It is never sent twice once it may have
-// reached the server.
+// them back into the original call. Plivo does not say that it takes anyone
+// off hold, and the fake runner does not. It is never sent twice once it may
+// have reached the server.
 func (m *Member) ResumeCall(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionResumeCall)
 }
@@ -88,7 +89,8 @@ func (m *Member) VoicemailDrop(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionVoicemailDrop)
 }
 
-// AbortTransfer cancels the transfer this member started. It is never sent
+// AbortTransfer cancels the transfer this member started; as with
+// ResumeCall, unhold the customer yourself. It is never sent
 // twice once it may have reached the server: it aborts whatever transfer is
 // in progress when it arrives.
 func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {

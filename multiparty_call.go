@@ -44,7 +44,10 @@ type CallParams struct {
 	TriggerSource string
 	// To is the phone number or SIP endpoint to dial. Required.
 	To string
-	// Role is the role of the member dialled; empty sends RoleAgent.
+	// Role is the role of the member dialled: RoleAgent, RoleCustomer or
+	// RoleSupervisor; empty sends RoleAgent. Any other value, another case
+	// included, is an *ArgumentError before anything is sent: a role the
+	// runner learns later needs a release of the SDK, or [RestClient.Do].
 	Role Role
 }
 
@@ -115,8 +118,12 @@ func (m *MultiPartyCall) Call(ctx context.Context, p CallParams) (*ActionRespons
 }
 
 // WarmTransfer transfers the call from p.TriggerSource to p.To: the two talk
-// privately before the held member joins them. ResumeCall and AbortTransfer
-// on the initiating member's handle complete or cancel it.
+// privately before the member they were talking to joins them. ResumeCall
+// and AbortTransfer on the initiating member's handle complete or cancel
+// it. Plivo does not say that it holds anyone, and the fake runner does
+// not: hold the customer first if they should hear hold
+// music, and unhold them afterwards, or when it fails (see the package
+// documentation).
 //
 // It is never sent twice once it may have reached the server.
 func (m *MultiPartyCall) WarmTransfer(ctx context.Context, p CallParams) (*ActionResponse, error) {
@@ -124,6 +131,7 @@ func (m *MultiPartyCall) WarmTransfer(ctx context.Context, p CallParams) (*Actio
 }
 
 // ColdTransfer connects the member to p.To, and p.TriggerSource drops out.
+// It changes no one's hold.
 //
 // It is never sent twice once it may have reached the server.
 func (m *MultiPartyCall) ColdTransfer(ctx context.Context, p CallParams) (*ActionResponse, error) {
