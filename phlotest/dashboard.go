@@ -22,11 +22,12 @@ var dashboardPage []byte
 var dashboardPolicy = "default-src 'none'; " +
 	"script-src " + inlineHashes(dashboardPage, "script") + "; " +
 	"style-src " + inlineHashes(dashboardPage, "style") + "; " +
-	"connect-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; img-src data:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// inlineHashes returns the CSP sources naming each <tag> element's content
-// in page by its SHA-256, as a browser hashes it.
+// inlineHashes returns the CSP sources naming the content of each <tag>
+// element in page, written without attributes, by its SHA-256, as a
+// browser hashes it.
 func inlineHashes(page []byte, tag string) string {
 	open, end := []byte("<"+tag+">"), []byte("</"+tag+">")
 	var sources []string
