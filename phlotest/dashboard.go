@@ -9,21 +9,29 @@ import (
 	"strings"
 )
 
-// dashboardPage is the live dashboard served at GET /__phlo/: one page
+// dashboardHTML is the live dashboard served at GET /__phlo/: one page
 // whose style and script are inline, so that it loads nothing else and
 // works offline.
 //
 //go:embed dashboard.html
-var dashboardPage []byte
+var dashboardHTML []byte
 
-// dashboardPolicy lets the page run its own inline style and script, found
+//go:embed openapi.json
+var openAPIJSON []byte
+
+// dashboardHeader lets the page run its own inline style and script, found
 // by their hashes, and talk to its own origin, and nothing else: no other
 // script, no frame around it, no form posted away from it.
-var dashboardPolicy = "default-src 'none'; " +
-	"script-src " + inlineHashes(dashboardPage, "script") + "; " +
-	"style-src " + inlineHashes(dashboardPage, "style") + "; " +
-	"connect-src 'self'; img-src data:; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+var dashboardHeader = http.Header{
+	"Content-Security-Policy": {"default-src 'none'; " +
+		"script-src " + inlineHashes(dashboardHTML, "script") + "; " +
+		"style-src " + inlineHashes(dashboardHTML, "style") + "; " +
+		"connect-src 'self'; img-src data:; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+	"X-Content-Type-Options": {"nosniff"},
+	"Referrer-Policy":        {"no-referrer"},
+	"Cache-Control":          {"no-store"},
+}
 
 // inlineHashes returns the CSP sources naming the content of each <tag>
 // element in page, written without attributes, by its SHA-256, as a
@@ -43,14 +51,12 @@ func inlineHashes(page []byte, tag string) string {
 	}
 }
 
-// serveDashboard writes the dashboard page. The caller has checked the
-// request's credentials.
-func serveDashboard(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", dashboardPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	w.Write(dashboardPage)
+// dashboard answers GET /__phlo/: the page that shows the model live.
+func (s *Server) dashboard(*call) (any, error) {
+	return rawBody{contentType: "text/html; charset=utf-8", data: dashboardHTML, header: dashboardHeader}, nil
+}
+
+// openAPI answers GET /__phlo/openapi.json.
+func (s *Server) openAPI(*call) (any, error) {
+	return rawBody{contentType: "application/json", data: openAPIJSON}, nil
 }
