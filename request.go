@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
@@ -37,16 +35,23 @@ type Request struct {
 	Body any
 	// Idempotent says that sending the request twice leaves the runner as
 	// sending it once would, so that it may be sent again after it may have
-	// reached the server: on 502, 503, 504 and transport errors. GETs always
-	// are.
+	// reached the server: after a 502, 503 or 504, or a failure once it was
+	// written. GETs always are. A request that provably never reached the
+	// runner ([ErrNotSent]) is sent again whatever this says.
 	Idempotent bool
+
+	// op names the SDK's call for logs and says which values are personal
+	// data; the handles fill it, Do leaves it empty.
+	op operation
 }
 
 // Do sends r and decodes the JSON reply into out, which must be nil or a
 // non-nil pointer. A reply with a non-2xx status, or with a non-empty
 // "error" field, is an *APIError; a successful reply that is not a JSON
 // object (the runner always sends one), or whose "api_id" or "error" is not
-// a string, matches ErrInvalidResponse.
+// a string, matches ErrInvalidResponse. As for every action, the error says
+// whether the runner may have acted: see [ErrNotSent] and
+// [ErrOutcomeUnknown].
 func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
 	switch {
 	case c == nil || c.creds == nil:
@@ -119,9 +124,12 @@ func checkRunes(name, s string) error {
 // do is the single request path. Its callers have checked the client, r's
 // method, path segments and any raw JSON body, each naming its own
 // parameters in the error; the SDK's own raw bodies are built valid once.
-func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
+func (c *RestClient) do(ctx context.Context, r *Request, out any) (err error) {
 	if ctx == nil {
 		return invalidArgument("ctx", "must not be nil: use context.Background()")
+	}
+	if c.origin != "" || c.masked || c.logger != nil {
+		defer c.finish(ctx, r, time.Now(), &err)
 	}
 	if c.timeout > 0 {
 		if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
@@ -136,17 +144,17 @@ func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 	}
 	// Each attempt has its own trace: an HTTP/2 stream may report its
 	// last write after RoundTrip returned.
-	w := newWire()
-	req, body, err := c.newRequest(httptrace.WithClientTrace(ctx, &w.trace), r)
+	actx, w := traced(ctx)
+	req, body, err := c.newRequest(actx, r)
 	if err != nil {
 		return err
 	}
 	idempotent := r.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			w = newWire()
+			actx, w = traced(ctx)
 			// The transport may still hold the previous attempt's request.
-			req = req.WithContext(httptrace.WithClientTrace(ctx, &w.trace))
+			req = req.WithContext(actx)
 		}
 		req.Body, req.ContentLength = newBody(body)
 		start := time.Now()
@@ -299,6 +307,7 @@ func encodeBody(v any) ([]byte, error) {
 // whenever one came: a non-2xx reply whose body cannot be read whole is
 // still an *APIError with that status.
 func (c *RestClient) send(ctx context.Context, req *http.Request, w *wire, out any) (status int, apiID string, o outcome, err error) {
+	defer w.release()
 	resp, err := c.roundTrip(req)
 	if err != nil {
 		var ue *url.Error // its URL would carry the auth ID of a run
@@ -473,7 +482,7 @@ func (c *RestClient) fail(ctx context.Context, r *Request, calls tally, err erro
 			return e.done(calls, err, "")
 		}
 	}
-	return e.done(calls, err, c.reason(err))
+	return e.done(calls, err, c.reason(r, err))
 }
 
 // interrupted is the error of a call whose context ended before its first
@@ -490,73 +499,15 @@ func (c *RestClient) interrupted(ctx context.Context, r *Request, calls tally, l
 		c.describe(apiErr, r, calls)
 	}
 	e.addContext(ctx, " while waiting to retry")
-	return e.done(calls, last, c.reason(last))
+	return e.done(calls, last, c.reason(r, last))
 }
 
 func (c *RestClient) newRequestError(r *Request) *requestError {
-	return &requestError{method: r.Method, path: c.displayPath(r.Path)}
+	return &requestError{method: r.Method, path: c.displayPath(r)}
 }
 
 // describe fills in which request an *APIError belongs to.
 func (c *RestClient) describe(e *APIError, r *Request, calls tally) {
-	e.Method, e.Path, e.Attempts = r.Method, c.displayPath(r.Path), calls.attempts
+	e.Method, e.Path, e.Attempts = r.Method, c.displayPath(r), calls.attempts
 	e.mayHaveActed = calls.mayHaveActed
-}
-
-// displayPath is the request path for errors and logs, with the auth ID
-// hidden.
-func (c *RestClient) displayPath(path []string) string {
-	authID := c.creds().authID
-	var b strings.Builder
-	b.WriteString("/v1")
-	for _, seg := range path {
-		b.WriteByte('/')
-		if seg == authID {
-			b.WriteString("{auth_id}")
-		} else {
-			b.WriteString(url.PathEscape(seg))
-		}
-	}
-	return b.String()
-}
-
-func (c *RestClient) logAttempt(ctx context.Context, r *Request, attempt, status int, apiID string, err error, d time.Duration) {
-	if !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", c.displayPath(r.Path)),
-		slog.Int("status", status),
-		slog.String("api_id", apiID),
-		slog.Int("attempt", attempt),
-		slog.Duration("duration", d),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", c.reason(err)))
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "phlo request", attrs...)
-}
-
-func (c *RestClient) logRetry(ctx context.Context, r *Request, attempt int, wait time.Duration, err error) {
-	if !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "phlo retry",
-		slog.String("method", r.Method),
-		slog.String("path", c.displayPath(r.Path)),
-		slog.Duration("wait", wait),
-		slog.Int("attempt", attempt),
-		slog.String("reason", c.reason(err)),
-	)
-}
-
-// reason words an attempt's failure for the log: the status and the
-// server's words, or the transport error, cleaned and redacted.
-func (c *RestClient) reason(err error) string {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.summary()
-	}
-	return c.creds().redactor.clean(err.Error(), maxErrorText, false)
 }

@@ -114,6 +114,12 @@ func TestAttacks(t *testing.T) {
 			ct, body := multipartBody(t)
 			return nil, forge(capturedGET(), "GET", public, ct, body)
 		}, http.StatusBadRequest, callback.ErrMalformedRequest},
+		{"form on a lower-case get, under a key of the query", serviceA, func(t *testing.T) (*http.Request, *http.Request) {
+			// A GET's signature merges the query over the body's parameters,
+			// so To=+19995550000 would not be covered.
+			r := plivoSends("get", public+"?To=%2B14155550100", form, "To=%2B19995550000", url.Values{"To": {"+19995550000"}})
+			return nil, r
+		}, http.StatusBadRequest, callback.ErrMalformedRequest},
 		{"body with no Content-Type", serviceA, func(t *testing.T) (*http.Request, *http.Request) {
 			return nil, forge(capturedGET(), "POST", public, "", strings.NewReader(forgedFields))
 		}, http.StatusUnsupportedMediaType, callback.ErrUnsupportedBody},

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // signature is one of the request's signature headers with its nonce.
@@ -70,11 +71,11 @@ type verified struct {
 	nonces   []string
 }
 
-// readRequest reads r's body and parses its query and body, refusing
-// whatever would let net/http (or the handler) read other parameters than
-// the signature covers.
-func readRequest(r *http.Request) (*verified, error) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
+// readRequest parses rawQuery, the query of the signed URL, and reads and
+// parses r's body, refusing whatever would let net/http (or the handler)
+// read other parameters than the signature covers.
+func readRequest(r *http.Request, rawQuery string) (*verified, error) {
+	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the query does not parse cleanly: %w", ErrMalformedRequest, err)
 	}
@@ -121,7 +122,9 @@ func parseBody(r *http.Request, body []byte) (url.Values, error) {
 	if len(body) == 0 {
 		return url.Values{}, nil
 	}
-	if r.Method == http.MethodGet {
+	if strings.EqualFold(r.Method, http.MethodGet) {
+		// A GET's signature merges the query over the parameters: a body's
+		// parameter under a query's key would not be covered.
 		return nil, fmt.Errorf("%w: a GET with a body", ErrMalformedRequest)
 	}
 	types := r.Header.Values("Content-Type")

@@ -70,7 +70,7 @@ func NewVerifier(authToken string, opts ...Option) (*Verifier, error) {
 func Verify(authToken string, next http.Handler, opts ...Option) http.Handler {
 	v, err := NewVerifier(authToken, opts...)
 	if err != nil {
-		panic("callback.Verify: " + err.Error())
+		panic("callback.Verify: " + strings.TrimPrefix(err.Error(), "callback: "))
 	}
 	return v.Handler(next)
 }
@@ -153,7 +153,8 @@ func (v *Verifier) check(r *http.Request) (*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := readRequest(r)
+	_, query, _ := strings.Cut(uri, "?") // the query as it was signed
+	req, err := readRequest(r, query)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -66,6 +67,7 @@ func isControl(r *http.Request) bool {
 type rawBody struct {
 	contentType string
 	data        []byte
+	header      http.Header // more reply headers, such as the dashboard's policy
 }
 
 // serveControl answers a control request. Every request but the health
@@ -116,6 +118,7 @@ func (s *Server) writeControl(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	if raw, ok := out.(rawBody); ok {
+		maps.Copy(w.Header(), raw.header)
 		writeReply(w, reply{status: status, contentType: raw.contentType, body: raw.data})
 		return
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -235,4 +237,38 @@ func TestServeLogHidesAGivenAuthID(t *testing.T) {
 	assert.Regexp(t, `(?m)^POST /v1/account/\{auth_id\}/phlo/p1 .*\b201\b`, errOut.String())
 	assert.NotContains(t, out.String()+errOut.String(), "MAGIVENGIVENGIVEN000")
 	assert.NotContains(t, out.String()+errOut.String(), "given-token")
+}
+
+// TestServeSeedOverTheWire: what a test suite in another language sees of
+// a seeded "phlo serve": GET /__phlo/state answers the seed file with what
+// the flags add, and POST /__phlo/reset returns to it after a hold. Control
+// requests are not logged.
+func TestServeSeedOverTheWire(t *testing.T) {
+	saved, file := savedState(t)
+	env, errOut := serveLogged(t, "--seed", file, "--member", "p1/n1/+14155550199/supervisor")
+	control := func(method, path string) []byte {
+		req, err := http.NewRequest(method, env["PHLO_BASE_URL"]+path, nil)
+		require.NoError(t, err)
+		req.SetBasicAuth(env["PLIVO_AUTH_ID"], env["PLIVO_AUTH_TOKEN"])
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Less(t, resp.StatusCode, 300, "%s %s: %s", method, path, body)
+		return body
+	}
+	want := saved
+	calls := want.Phlos[0].MultiPartyCalls
+	calls[0].Members = append(calls[0].Members, phlotest.MemberState{Address: "+14155550199", Role: phlo.RoleSupervisor})
+	wantJSON, err := json.Marshal(want)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(wantJSON), string(control("GET", "/__phlo/state")))
+
+	code, _, stderr := phloCmd(env, "member", "unhold", "--phlo", "p1", "--node", "n1", "+14155550100")
+	require.Equal(t, 0, code, stderr)
+	assert.NotEqual(t, string(wantJSON), string(control("GET", "/__phlo/state")))
+	control("POST", "/__phlo/reset")
+	assert.JSONEq(t, string(wantJSON), string(control("GET", "/__phlo/state")))
+	assert.Equal(t, 1, strings.Count(errOut.String(), "\n"), "one line, for the unhold: %s", errOut)
 }
