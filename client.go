@@ -94,9 +94,10 @@ type credentials struct {
 	// basicAuth is the Authorization header value, shared read-only by
 	// every request.
 	basicAuth []string
-	// redactor replaces the token and the basic auth value in whatever a
-	// server sends back before it reaches an error or a log record.
-	redactor *strings.Replacer
+	// redactor replaces the token, the basic auth value and the proxy's
+	// credentials in whatever a server sends back before it reaches an
+	// error or a log record.
+	redactor *redactor
 }
 
 // requestHeaders are built once per client; each request gets its own map
@@ -280,21 +281,10 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 
 func newCredentials(authID, authToken string) *credentials {
 	basic := base64.StdEncoding.EncodeToString([]byte(authID + ":" + authToken))
-	unpadded := strings.TrimRight(basic, "=")
 	return &credentials{
 		authID:    authID,
 		basicAuth: []string{"Basic " + basic},
-		// Longest first at each position: the whole header value, then its
-		// base64 as JSON with escaped slashes, padded and unpadded, then the
-		// token alone. The auth ID reads as it does in paths.
-		redactor: strings.NewReplacer(
-			"Basic "+basic, redacted,
-			strings.ReplaceAll(basic, "/", `\/`), redacted,
-			basic, redacted,
-			unpadded, redacted,
-			authToken, redacted,
-			authID, "{auth_id}",
-		),
+		redactor:  newRedactor(authID, authToken, basic),
 	}
 }
 
@@ -341,8 +331,11 @@ func isLoopback(host string) bool {
 // the environment, HTTP/2 when the server offers it, TLS 1.2 or later, reply
 // headers capped at 64 KiB, and a pool of 128 connections per host that
 // requests wait for rather than opening more, so that a busy service never
-// pays a handshake per request. Wrap it to trace requests without losing the
-// pool:
+// pays a handshake per request. Idle connections are closed after 50 s. Its
+// connections count the bytes written on them, which tells an HTTP/1.1
+// request that never went out (an [ErrNotSent] the SDK sends again) from
+// one that may have arrived, where net/http's error does not. Wrap it to
+// trace requests without losing the pool:
 //
 //	hc := &http.Client{Transport: otelhttp.NewTransport(phlo.NewTransport())}
 //	client, err := phlo.NewRestClient(id, token, phlo.WithHTTPClient(hc))
@@ -350,20 +343,26 @@ func NewTransport() *http.Transport {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
+		DialContext:            countWrites(dialer.DialContext),
 		ForceAttemptHTTP2:      true,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    maxConnsPerHost,
 		MaxConnsPerHost:        maxConnsPerHost,
-		IdleConnTimeout:        90 * time.Second,
+		IdleConnTimeout:        idleConnTimeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 }
 
 const (
+	// idleConnTimeout closes an idle connection before the 60 s after
+	// which common load balancers (AWS's, by default) drop it without a
+	// word: a pooled connection is then rarely dead under a request, and
+	// when it is, the request fails before it is written and goes out again
+	// on a fresh one.
+	idleConnTimeout = 50 * time.Second
 	// maxConnsPerHost bounds both the open and the idle connections, so
 	// that a burst beyond it waits for a connection instead of opening one
 	// that the idle pool would close again.
@@ -474,11 +473,4 @@ func (c *RestClient) Format(f fmt.State, verb rune) {
 // LogValue keeps credentials out of slog records.
 func (c *RestClient) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("base_url", c.BaseURL()), slog.String("auth_id", redacted))
-}
-
-const redacted = "[redacted]"
-
-// redact replaces every credential in s, as the server may have echoed it.
-func (c *RestClient) redact(s string) string {
-	return c.creds().redactor.Replace(s)
 }

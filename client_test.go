@@ -260,7 +260,8 @@ func TestTransportErrorIsWrappedWithoutTheURL(t *testing.T) {
 	c := mockClientFunc(t, rec)
 	_, err := c.Phlo("p").Run(context.Background(), nil)
 	require.ErrorIs(t, err, boom)
-	assert.Equal(t, "phlo: POST /v1/account/{auth_id}/phlo/p: connection reset by peer", err.Error())
+	require.ErrorIs(t, err, phlo.ErrOutcomeUnknown, "a mock's failure proves nothing was left unsent")
+	assert.Equal(t, "phlo: POST /v1/account/{auth_id}/phlo/p: connection reset by peer (outcome unknown)", err.Error())
 	var ue *url.Error
 	assert.False(t, errors.As(err, &ue), "the URL, which holds the auth ID, must not be kept")
 	noSecrets(t, fmt.Sprintf("%v %+v %#v", err, err, err))

@@ -108,7 +108,8 @@ func (m *BridgeMember) Unmute(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionUnmute)
 }
 
-// Hangup disconnects the member from the conference.
+// Hangup disconnects the member from the conference. It is never sent
+// twice once it may have reached the server.
 func (m *BridgeMember) Hangup(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHangup)
 }

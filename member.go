@@ -66,8 +66,8 @@ func newMemberAction(name string, idempotent bool) memberAction {
 var (
 	actionHold          = newMemberAction("hold", true)
 	actionUnhold        = newMemberAction("unhold", true)
-	actionHangup        = newMemberAction("hangup", true)
-	actionAbortTransfer = newMemberAction("abort_transfer", true)
+	actionHangup        = newMemberAction("hangup", false)
+	actionAbortTransfer = newMemberAction("abort_transfer", false)
 	actionResumeCall    = newMemberAction("resume_call", false)
 	actionVoicemailDrop = newMemberAction("voicemail_drop", false)
 )
@@ -83,7 +83,9 @@ func (m *Member) Unhold(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionUnhold)
 }
 
-// Hangup disconnects the member from the call.
+// Hangup disconnects the member from the call. It is never sent twice once
+// it may have reached the server: it hangs up whatever leg is at the
+// address when it arrives.
 func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHangup)
 }
@@ -101,7 +103,9 @@ func (m *Member) VoicemailDrop(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionVoicemailDrop)
 }
 
-// AbortTransfer cancels the transfer this member started.
+// AbortTransfer cancels the transfer this member started. It is never sent
+// twice once it may have reached the server: it aborts whatever transfer is
+// in progress when it arrives.
 func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionAbortTransfer)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
@@ -130,40 +131,73 @@ func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 			defer cancel()
 		}
 	}
-	req, body, err := c.newRequest(ctx, r)
+	var calls tally
+	if ctx.Err() != nil {
+		return c.interrupted(ctx, r, calls, nil)
+	}
+	// Each attempt has its own trace: an HTTP/2 stream may report its
+	// last write after RoundTrip returned.
+	w := newWire()
+	req, body, err := c.newRequest(httptrace.WithClientTrace(ctx, &w.trace), r)
 	if err != nil {
 		return err
 	}
 	idempotent := r.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead
 	for attempt := 1; ; attempt++ {
-		if ctx.Err() != nil {
-			return c.fail(ctx, r, attempt-1, nil, false)
-		}
 		if attempt > 1 {
+			w = newWire()
 			// The transport may still hold the previous attempt's request.
-			cp := *req
-			req = &cp
+			req = req.WithContext(httptrace.WithClientTrace(ctx, &w.trace))
 		}
 		req.Body, req.ContentLength = newBody(body)
 		start := time.Now()
-		status, apiID, err := c.send(req, out)
+		status, apiID, o, err := c.send(ctx, req, w, out)
 		if c.logger != nil {
 			c.logAttempt(ctx, r, attempt, status, apiID, err, time.Since(start))
 		}
 		if err == nil {
 			return nil
 		}
-		wait, again := c.retry.next(ctx, attempt, err, idempotent)
+		calls.add(o)
+		wait, again := c.retry.next(ctx, attempt, err, o, idempotent)
 		if !again {
-			return c.fail(ctx, r, attempt, err, false)
+			return c.fail(ctx, r, calls, err)
 		}
 		if c.logger != nil {
 			c.logRetry(ctx, r, attempt, wait, err)
 		}
 		if sleep(ctx, wait) != nil {
-			return c.fail(ctx, r, attempt, err, true)
+			return c.interrupted(ctx, r, calls, err)
 		}
 	}
+}
+
+// tally is what the attempts of a call have shown so far.
+type tally struct {
+	attempts int
+	last     outcome
+	// mayHaveActed says that an attempt may have reached the runner.
+	mayHaveActed bool
+}
+
+func (t *tally) add(o outcome) {
+	t.attempts++
+	t.last = o
+	t.mayHaveActed = t.mayHaveActed || o == mayHaveActed || o == unreadable
+}
+
+// class is the sentinel the call's failure matches, besides its last
+// attempt's error: ErrOutcomeUnknown if any attempt may have reached the
+// runner, else ErrNotSent if the last one (or the call, before any) never
+// did; nil when a reply said the runner did not act.
+func (t tally) class() error {
+	switch {
+	case t.mayHaveActed:
+		return ErrOutcomeUnknown
+	case t.attempts == 0 || t.last == notSent:
+		return ErrNotSent
+	}
+	return nil
 }
 
 // newRequest builds the request once per call: the URL from the parsed base
@@ -260,33 +294,55 @@ func encodeBody(v any) ([]byte, error) {
 	return body, nil
 }
 
-// send makes one attempt. It returns the reply's status and api_id, when
-// there were any, for the log.
-func (c *RestClient) send(req *http.Request, out any) (status int, apiID string, err error) {
+// send makes one attempt, followed on the wire by w. It returns the
+// reply's status and api_id, when there were any, for the log, and whether
+// the runner may have acted when the attempt failed. The status decides
+// whenever one came: a non-2xx reply whose body cannot be read whole is
+// still an *APIError with that status.
+func (c *RestClient) send(ctx context.Context, req *http.Request, w *wire, out any) (status int, apiID string, o outcome, err error) {
 	resp, err := c.roundTrip(req)
 	if err != nil {
 		var ue *url.Error // its URL would carry the auth ID of a run
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return 0, "", err
+		if w.neverArrived(err, ctx.Err() != nil) {
+			return 0, "", notSent, err
+		}
+		return 0, "", mayHaveActed, err
 	}
 	defer resp.Body.Close()
 
-	data, tooLarge, err := readBody(resp.Body, resp.ContentLength)
-	if err != nil {
-		return resp.StatusCode, "", err
-	}
+	data, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, c.creds().redactor.longest)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := c.newAPIError(resp.StatusCode, data)
+		if readErr != nil {
+			e.Message = cleanText("the reply's body was cut short ("+c.creds().redactor.clean(readErr.Error(), maxErrorText, false)+"): "+e.Message, maxErrorText)
+		}
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		return resp.StatusCode, e.APIID, e
+		return resp.StatusCode, e.APIID, outcomeOf(e), e
 	}
-	if tooLarge {
-		return resp.StatusCode, "", invalidResponse("the %d reply is larger than %d bytes", resp.StatusCode, MaxResponseBytes)
+	switch {
+	case readErr != nil:
+		return resp.StatusCode, "", unreadable, fmt.Errorf("the %d reply was cut short: %w", resp.StatusCode, readErr)
+	case tooLarge:
+		return resp.StatusCode, "", unreadable, invalidResponse("the %d reply is larger than %d bytes", resp.StatusCode, MaxResponseBytes)
 	}
 	apiID, err = c.decode(resp.StatusCode, data, out)
-	return resp.StatusCode, apiID, err
+	var apiErr *APIError
+	if err != nil && !errors.As(err, &apiErr) {
+		return resp.StatusCode, apiID, unreadable, err
+	}
+	return resp.StatusCode, apiID, answered, err
+}
+
+// outcomeOf is what a reply says: the runner did not act, unless it
+// failed (5xx) without saying how far it got.
+func outcomeOf(e *APIError) outcome {
+	if e.StatusCode >= 500 {
+		return mayHaveActed
+	}
+	return answered
 }
 
 // smallReply is the most of a buffer the SDK sizes from a Content-Length: a
@@ -294,8 +350,10 @@ func (c *RestClient) send(req *http.Request, out any) (status int, apiID string,
 const smallReply = 8 << 10
 
 // readBody reads at most MaxResponseBytes, saying whether there was more.
-func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err error) {
-	lr := io.LimitedReader{R: r, N: MaxResponseBytes + 1}
+// It reads slack bytes beyond the limit, which newAPIError cuts off only
+// after redacting, so that a credential the cut would split is found whole.
+func readBody(r io.Reader, contentLength int64, slack int) (data []byte, tooLarge bool, err error) {
+	lr := io.LimitedReader{R: r, N: MaxResponseBytes + int64(slack) + 1}
 	if contentLength >= 0 && contentLength < smallReply {
 		// One allocation for a reply of the runner's usual size, with room
 		// to read EOF.
@@ -316,10 +374,7 @@ func readBody(r io.Reader, contentLength int64) (data []byte, tooLarge bool, err
 	} else {
 		data, err = io.ReadAll(&lr)
 	}
-	if len(data) > MaxResponseBytes {
-		return data[:MaxResponseBytes], true, err
-	}
-	return data, false, err
+	return data, len(data) > MaxResponseBytes, err
 }
 
 // envelope is what every reply of the runner carries.
@@ -351,6 +406,7 @@ func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err
 		e := c.newAPIError(status, data)
 		return e.APIID, e
 	}
+	env.APIID = c.creds().redactor.clean(env.APIID, maxAPIIDText, false)
 	switch out := out.(type) {
 	case nil:
 	case *ActionResponse:
@@ -358,6 +414,9 @@ func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err
 	default:
 		if err := json.Unmarshal(data, out); err != nil {
 			return env.APIID, invalidResponse("the %d reply cannot be decoded (%v): %s", status, err, c.sample(data))
+		}
+		if p := apiIDOf(out); p != nil {
+			*p = env.APIID
 		}
 	}
 	return env.APIID, nil
@@ -368,18 +427,22 @@ func invalidResponse(format string, args ...any) error {
 }
 
 // newAPIError describes a reply that was not a success, whatever its body,
-// with every credential the server may have echoed redacted.
+// with every credential the server may have echoed redacted. data may run
+// past MaxResponseBytes (see readBody): Body is cut there after redacting.
 func (c *RestClient) newAPIError(status int, data []byte) *APIError {
-	e := &APIError{StatusCode: status, Body: []byte(c.redact(string(data)))}
+	r := c.creds().redactor
+	text := string(data)
+	body := r.redactPrefix(text, min(len(text), MaxResponseBytes))
+	e := &APIError{StatusCode: status, Body: []byte(body[:min(len(body), MaxResponseBytes)])}
 	var env struct {
 		APIID string `json:"api_id"`
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(data, &env) == nil {
-		e.APIID = cleanText(c.redact(env.APIID), maxAPIIDText)
-		e.Message = cleanText(c.redact(env.Error), maxErrorText)
+		e.APIID = r.clean(env.APIID, maxAPIIDText, false)
+		e.Message = r.clean(env.Error, maxErrorText, false)
 	} else {
-		e.Message = c.sample(data)
+		e.Message = c.sampleText(text)
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
@@ -388,76 +451,61 @@ func (c *RestClient) newAPIError(status int, data []byte) *APIError {
 }
 
 // sample is a short, printable, redacted excerpt of a reply body for an
-// error message.
+// error message; an HTML page, such as a proxy's error page, reads as its
+// text.
 func (c *RestClient) sample(body []byte) string {
-	s := string(body[:min(len(body), 4*maxErrorText)])
-	if strings.HasPrefix(strings.TrimSpace(s), "<") {
-		s = stripTags(s)
-	}
-	return cleanText(c.redact(s), maxErrorText)
+	return c.sampleText(string(body))
 }
 
-// stripTags keeps the text of an HTML page, such as a proxy's error page,
-// so that the sample says "502 Bad Gateway" rather than quoting markup.
-func stripTags(s string) string {
-	var b strings.Builder
-	inTag := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			inTag = true
-			b.WriteByte(' ')
-		case r == '>':
-			inTag = false
-		case !inTag:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+func (c *RestClient) sampleText(s string) string {
+	html := strings.HasPrefix(strings.TrimSpace(s), "<")
+	return c.creds().redactor.clean(s, maxErrorText, html)
 }
 
-// fail dresses the last attempt's error with the request it belongs to.
-// err is nil when the context ended before an attempt; waiting says it ended
-// during the wait before a retry.
-func (c *RestClient) fail(ctx context.Context, r *Request, attempts int, err error, waiting bool) error {
-	path := c.displayPath(r.Path)
+// fail is the error of a call that its last attempt's error, err, ends.
+// An *APIError comes back as it is; anything else is dressed with the
+// request, and with the context's end if it has ended.
+func (c *RestClient) fail(ctx context.Context, r *Request, calls tally, err error) error {
 	var apiErr *APIError
-	isAPIErr := errors.As(err, &apiErr)
-	if isAPIErr {
-		apiErr.Method, apiErr.Path, apiErr.Attempts = r.Method, path, attempts
-	}
-	if isAPIErr && !waiting {
+	if errors.As(err, &apiErr) {
+		c.describe(apiErr, r, calls)
 		return apiErr
 	}
-	var argErr *ArgumentError
-	if errors.As(err, &argErr) {
-		return argErr
-	}
-	ctxErr := ctx.Err()
-	e := &requestError{method: r.Method, path: path}
-	var text []string
-	if ctxErr != nil {
-		e.errs = append(e.errs, ctxErr)
-		text = append(text, ctxErr.Error())
-		if cause := context.Cause(ctx); cause != ctxErr {
-			e.errs = append(e.errs, cause)
-			text[0] += " (" + cause.Error() + ")"
-		}
-		if waiting {
-			text[0] += " while waiting to retry"
+	e := c.newRequestError(r)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		e.addContext(ctx, "")
+		if errors.Is(err, ctxErr) { // the context's words say it all
+			return e.done(calls, err, "")
 		}
 	}
-	if err != nil {
-		e.errs = append(e.errs, err)
-		switch {
-		case isAPIErr:
-			text = append(text, apiErr.summary())
-		case ctxErr == nil || !errors.Is(err, ctxErr):
-			text = append(text, cleanText(c.redact(err.Error()), maxErrorText))
-		}
+	return e.done(calls, err, c.reason(err))
+}
+
+// interrupted is the error of a call whose context ended before its first
+// attempt (last is nil), or while it waited to retry after last, the error
+// of its last attempt.
+func (c *RestClient) interrupted(ctx context.Context, r *Request, calls tally, last error) error {
+	e := c.newRequestError(r)
+	if last == nil {
+		e.addContext(ctx, "")
+		return e.done(calls, nil, "")
 	}
-	e.text = strings.Join(text, ": ")
-	return e
+	var apiErr *APIError
+	if errors.As(last, &apiErr) {
+		c.describe(apiErr, r, calls)
+	}
+	e.addContext(ctx, " while waiting to retry")
+	return e.done(calls, last, c.reason(last))
+}
+
+func (c *RestClient) newRequestError(r *Request) *requestError {
+	return &requestError{method: r.Method, path: c.displayPath(r.Path)}
+}
+
+// describe fills in which request an *APIError belongs to.
+func (c *RestClient) describe(e *APIError, r *Request, calls tally) {
+	e.Method, e.Path, e.Attempts = r.Method, c.displayPath(r.Path), calls.attempts
+	e.mayHaveActed = calls.mayHaveActed
 }
 
 // displayPath is the request path for errors and logs, with the auth ID
@@ -515,5 +563,5 @@ func (c *RestClient) reason(err error) string {
 	if errors.As(err, &apiErr) {
 		return apiErr.summary()
 	}
-	return cleanText(c.redact(err.Error()), maxErrorText)
+	return c.creds().redactor.clean(err.Error(), maxErrorText, false)
 }

@@ -2,11 +2,8 @@ package phlo
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,21 +11,27 @@ import (
 )
 
 // RetryPolicy says how often and how long the client waits before sending a
-// request again. The API has no idempotency key, so the client repeats only
-// what is idempotent, where sending it twice leaves the call as sending it
-// once would:
+// request again. The API has no idempotency key, so a request that may have
+// reached the runner is repeated only when it is idempotent, where sending
+// it twice leaves the call as sending it once would:
 //
-//   - any request that got a 429, or that provably never left (the
-//     connection could not be made);
-//   - also on 502, 503, 504 and other transport errors, idempotent
-//     requests: GETs, the member actions hold, unhold, hangup and
-//     abort_transfer, and a Request marked Idempotent.
+//   - any request that got a 429, or that provably never reached the
+//     runner whole (it fails with [ErrNotSent]): the connection, the proxy
+//     tunnel or the TLS handshake failed, net/http did not write it, or an
+//     HTTP/2 server refused the stream;
+//   - also on 502, 503, 504, and on a failure after the request was
+//     written and before a status came, idempotent requests: GETs, the
+//     member actions hold and unhold, the bridge's mute and unmute, and a
+//     Request marked Idempotent.
 //
-// call, warm_transfer, cold_transfer, resume_call, voicemail_drop and a PHLO
-// run are never sent again once they may have reached the server: a second
-// send could dial a second call. A 500 is never retried either, since the
-// action may have happened, nor is a failure that would come again: a
-// certificate that cannot be trusted, an invalid reply, any other status.
+// call, warm_transfer, cold_transfer, resume_call, voicemail_drop, hangup,
+// abort_transfer, the bridge's hangup and a PHLO run are never sent again
+// once they may have reached the runner: a second send could dial a second
+// call, or hang up or abort whatever is at the address by then. A 500, and
+// a 2xx reply that is cut short or cannot be read, are never retried, since
+// the action may have happened; nor is a failure that would come again: a
+// certificate that cannot be trusted, a TLS alert or protocol error, a
+// server that does not speak TLS, an invalid reply, any other status.
 //
 // Only this policy sends a request again: the SDK gives net/http no way to
 // resend one on its own, over HTTP/1.1 or HTTP/2, so a request reaches the
@@ -67,10 +70,14 @@ func WithRetryPolicy(p RetryPolicy) Option {
 	}
 }
 
-// next decides, from the error of attempt n (counting from 1), whether to
-// send again and after how long. It decides on the status alone, never on
-// the body.
-func (p RetryPolicy) next(ctx context.Context, n int, err error, idempotent bool) (time.Duration, bool) {
+// next decides, from the error of attempt n (counting from 1) and what it
+// says of the runner, whether to send again and after how long. A reply's
+// status decides, never its body: a 429 for any request; a 502, 503 or 504
+// for an idempotent one. Without a status, what never reached the runner
+// is sent again, whatever it is, unless it would fail the same way again;
+// what may have reached it, only when it is idempotent. A 500, and a 2xx
+// that cannot be read, are never sent again.
+func (p RetryPolicy) next(ctx context.Context, n int, err error, o outcome, idempotent bool) (time.Duration, bool) {
 	if n > p.MaxRetries {
 		return 0, false
 	}
@@ -93,10 +100,11 @@ func (p RetryPolicy) next(ctx context.Context, n int, err error, idempotent bool
 			return 0, false
 		}
 		retryAfter = apiErr.RetryAfter
-	case errors.Is(err, ErrInvalidResponse), errors.Is(err, ErrInvalidArgument), permanent(err):
-		return 0, false
-	case neverSent(err):
-	case !idempotent:
+	case o == notSent:
+		if permanent(err) {
+			return 0, false
+		}
+	case o == unreadable, !idempotent:
 		return 0, false
 	}
 	wait := p.backoff(n)
@@ -110,30 +118,6 @@ func (p RetryPolicy) next(ctx context.Context, n int, err error, idempotent bool
 		return 0, false
 	}
 	return wait, true
-}
-
-// neverSent reports whether err proves the request never left: the
-// connection to the server, or to the proxy before it, could not be made.
-func neverSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
-}
-
-// permanent reports whether err will come again however often the request
-// is sent: the server's certificate cannot be trusted, TLS was refused, or
-// the server does not speak TLS.
-func permanent(err error) bool {
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		alert    tls.AlertError
-		record   tls.RecordHeaderError
-	)
-	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &alert) || errors.As(err, &record) ||
-		errors.Is(err, http.ErrSchemeMismatch)
 }
 
 // backoff is exponential with full jitter: the wait before retry n is drawn

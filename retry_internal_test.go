@@ -63,16 +63,22 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 func TestReadBodyTrustsNoContentLength(t *testing.T) {
 	t.Parallel()
 	for _, promised := range []int64{-1, 0, 10, smallReply, 1 << 20, 1 << 40} {
-		data, tooLarge, err := readBody(strings.NewReader(`{"api_id":"a"}`), promised)
+		data, tooLarge, err := readBody(strings.NewReader(`{"api_id":"a"}`), promised, 0)
 		assert.NoError(t, err)
 		assert.False(t, tooLarge)
 		assert.Equal(t, `{"api_id":"a"}`, string(data))
 		assert.LessOrEqual(t, cap(data), smallReply, "promised %d", promised)
 	}
-	data, tooLarge, err := readBody(strings.NewReader(strings.Repeat("a", MaxResponseBytes+10)), -1)
+	data, tooLarge, err := readBody(strings.NewReader(strings.Repeat("a", MaxResponseBytes+10)), -1, 0)
 	assert.NoError(t, err)
 	assert.True(t, tooLarge)
-	assert.Len(t, data, MaxResponseBytes)
+	assert.Len(t, data, MaxResponseBytes+1)
+	// The slack is read too, so that a credential across the limit is
+	// redacted whole before the cut.
+	data, tooLarge, err = readBody(strings.NewReader(strings.Repeat("a", MaxResponseBytes+100)), -1, 40)
+	assert.NoError(t, err)
+	assert.True(t, tooLarge)
+	assert.Len(t, data, MaxResponseBytes+41)
 }
 
 // TestCleanText: one line, no control or format characters, within the

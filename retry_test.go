@@ -59,15 +59,17 @@ func TestRetriesRunOut(t *testing.T) {
 	t.Parallel()
 	srv := fakeCall(t)
 	srv.Inject(phlotest.Fault{Status: 503, Times: 10})
-	_, err := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hangup(context.Background())
+	_, err := newClient(t, srv, fast).Phlo(pID).MultiPartyCall(nID).Member(customer).Hold(context.Background())
 	require.ErrorIs(t, err, phlo.ErrServer)
+	require.ErrorIs(t, err, phlo.ErrOutcomeUnknown)
 	var apiErr *phlo.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 503, apiErr.StatusCode)
 	assert.Equal(t, 3, apiErr.Attempts)
 	assert.Len(t, srv.Requests(), 3, "one attempt and two retries")
-	_, ok := srv.Member(pID, nID, customer)
-	assert.True(t, ok, "the member is still in the call")
+	m, ok := srv.Member(pID, nID, customer)
+	require.True(t, ok)
+	assert.False(t, m.OnHold, "the fake did not act")
 }
 
 func TestRetryableStatusesForIdempotentRequests(t *testing.T) {
@@ -172,11 +174,10 @@ func TestIdempotentDoIsRetried(t *testing.T) {
 func TestIdempotentActionsSurviveBrokenConnections(t *testing.T) {
 	t.Parallel()
 	for name, f := range map[string]phlotest.Fault{
-		"dropped":        {Drop: true},
-		"reset mid-body": {Truncate: true, Status: 201, Body: `{"api_id":"trunc`},
-		"HTML 502":       {Status: 502, Body: "<html><body><h1>502 Bad Gateway</h1></body></html>"},
-		"504 then 503":   {Status: 504, Times: 2},
-		"429":            {Status: 429, Body: `{"api_id":"rl","error":"slow down"}`},
+		"dropped":      {Drop: true},
+		"HTML 502":     {Status: 502, Body: "<html><body><h1>502 Bad Gateway</h1></body></html>"},
+		"504 then 503": {Status: 504, Times: 2},
+		"429":          {Status: 429, Body: `{"api_id":"rl","error":"slow down"}`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

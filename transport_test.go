@@ -100,14 +100,48 @@ func startTLSServer(t *testing.T, nextProtos []string, serve func(*tls.Conn)) *t
 // hostileH2 speaks HTTP/2 and never answers a request: it refuses or
 // resets each stream, sends GOAWAY, or drops the connection, as soon as
 // the request's headers arrive (early) or once the whole request has. It
-// counts every request that reaches it by the HEADERS frame that starts it.
+// counts every request that reaches it by the HEADERS frame that starts it,
+// and those it had whole before it acted, except those it refused, which
+// HTTP/2 defines as not processed.
 type hostileH2 struct {
-	mode  string
-	early bool
-	hits  atomic.Int64
+	mode            string
+	early           bool
+	hits, processed atomic.Int64
+}
+
+func (h *hostileH2) counts() counts { return counts{h.hits.Load, h.processed.Load} }
+
+// want is the class of error a call gets: a refused stream was never
+// processed; a request the server had whole may have been; and one it cut
+// off as its headers arrived may be either, as the client had written all
+// of it or not.
+func (h *hostileH2) want() error {
+	switch {
+	case h.mode == "refused-stream":
+		return phlo.ErrNotSent
+	case h.early:
+		return nil
+	}
+	return phlo.ErrOutcomeUnknown
 }
 
 func (h *hostileH2) serve(c *tls.Conn) {
+	serveH2Frames(c, func(fr *http2.Framer, f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			h.hits.Add(1)
+			return !(h.early || f.StreamEnded()) || h.act(fr, f.StreamID, f.StreamEnded())
+		case *http2.DataFrame:
+			return h.early || !f.StreamEnded() || h.act(fr, f.StreamID, true)
+		}
+		return true
+	})
+}
+
+// serveH2Frames reads a client's HTTP/2 connection: it answers SETTINGS
+// and PING itself and hands every other frame, headers decoded, to
+// onFrame, until onFrame returns false or the connection fails.
+func serveH2Frames(c *tls.Conn, onFrame func(*http2.Framer, http2.Frame) bool) {
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(c, preface); err != nil {
 		return
@@ -131,21 +165,20 @@ func (h *hostileH2) serve(c *tls.Conn) {
 			if !f.IsAck() {
 				fr.WritePing(true, f.Data)
 			}
-		case *http2.MetaHeadersFrame:
-			h.hits.Add(1)
-			if (h.early || f.StreamEnded()) && !h.act(fr, f.StreamID) {
-				return
-			}
-		case *http2.DataFrame:
-			if !h.early && f.StreamEnded() && !h.act(fr, f.StreamID) {
+		default:
+			if !onFrame(fr, f) {
 				return
 			}
 		}
 	}
 }
 
-// act answers a stream; false closes the connection.
-func (h *hostileH2) act(fr *http2.Framer, stream uint32) bool {
+// act answers a stream, which is whole or not; false closes the
+// connection.
+func (h *hostileH2) act(fr *http2.Framer, stream uint32, whole bool) bool {
+	if whole && h.mode != "refused-stream" {
+		h.processed.Add(1)
+	}
 	switch h.mode {
 	case "refused-stream":
 		fr.WriteRSTStream(stream, http2.ErrCodeRefusedStream)
@@ -195,8 +228,8 @@ func fieldActions() []fieldAction {
 		}},
 		{"hold", true, act((*phlo.Member).Hold)},
 		{"unhold", true, act((*phlo.Member).Unhold)},
-		{"hangup", true, act((*phlo.Member).Hangup)},
-		{"abort_transfer", true, act((*phlo.Member).AbortTransfer)},
+		{"hangup", false, act((*phlo.Member).Hangup)},
+		{"abort_transfer", false, act((*phlo.Member).AbortTransfer)},
 		{"get phlo", true, func(ctx context.Context, c *phlo.RestClient) error { _, err := p(c).Get(ctx); return err }},
 		{"get node", true, func(ctx context.Context, c *phlo.RestClient) error { _, err := mpc(c).Get(ctx); return err }},
 		{"get run", true, func(ctx context.Context, c *phlo.RestClient) error { _, err := p(c).GetRun(ctx, "r"); return err }},
@@ -206,27 +239,51 @@ func fieldActions() []fieldAction {
 // fastRetries is the default policy's count with short waits.
 var fastRetries = phlo.RetryPolicy{MaxRetries: 2, MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 
+// counts are what a test server saw: requests started, and whole requests
+// it may have acted on (not refused, nor cut off before they were whole).
+type counts struct {
+	started, processed func() int64
+}
+
 // checkSendsPerCall runs every action against a server that never answers
-// and checks how often each one reached it: once without retries, and with
-// retries once for what is not idempotent and MaxRetries+1 times for what
-// is. Nothing bounds a call but that: WithTimeout(0) and a context with no
-// deadline.
+// and checks how often each one reached it, and what the error says of it.
+// Each error matches exactly one of ErrNotSent and ErrOutcomeUnknown (want,
+// if not nil). A request that never arrived was sent MaxRetries+1 times,
+// whatever it is, and the server acted on none; one that may have arrived
+// was sent MaxRetries+1 times if it is idempotent, and otherwise reached
+// the server whole at most once. Nothing bounds a call but that:
+// WithTimeout(0) and a context with no deadline.
 // before, if not nil, runs before each call.
-func checkSendsPerCall(t *testing.T, hits func() int64, newClient func(...phlo.Option) *phlo.RestClient, before func(*phlo.RestClient)) {
+func checkSendsPerCall(t *testing.T, n counts, want error, newClient func(...phlo.Option) *phlo.RestClient, before func(*phlo.RestClient)) {
 	for _, policy := range []phlo.RetryPolicy{{}, fastRetries} {
 		c := newClient(phlo.WithRetryPolicy(policy), phlo.WithTimeout(0))
 		for _, a := range fieldActions() {
 			if before != nil {
 				before(c)
 			}
-			start := hits()
+			started, processed := n.started(), n.processed()
 			err := callWithWatchdog(t, a.call, c)
 			require.Error(t, err, a.name)
-			want := int64(1)
-			if a.idempotent {
-				want += int64(policy.MaxRetries)
+			sends, acted := n.started()-started, n.processed()-processed
+			notSent := errors.Is(err, phlo.ErrNotSent)
+			require.NotEqual(t, notSent, errors.Is(err, phlo.ErrOutcomeUnknown), "%s: one class: %v", a.name, err)
+			if want != nil {
+				require.ErrorIs(t, err, want, a.name)
 			}
-			assert.Equal(t, want, hits()-start, "%s with MaxRetries %d: sends", a.name, policy.MaxRetries)
+			all := int64(1 + policy.MaxRetries)
+			switch {
+			case notSent:
+				assert.Equal(t, all, sends, "%s with MaxRetries %d: sends", a.name, policy.MaxRetries)
+				assert.Zero(t, acted, "%s: the server acted on a request reported unsent", a.name)
+			case a.idempotent:
+				assert.Equal(t, all, sends, "%s with MaxRetries %d: sends", a.name, policy.MaxRetries)
+			default:
+				assert.LessOrEqual(t, acted, int64(1), "%s: arrived whole more than once", a.name)
+				assert.LessOrEqual(t, sends, all, a.name)
+				if want == phlo.ErrOutcomeUnknown {
+					assert.Equal(t, int64(1), sends, "%s: sent again after it may have arrived", a.name)
+				}
+			}
 			var apiErr *phlo.APIError
 			assert.False(t, errors.As(err, &apiErr), "%s: %v", a.name, err)
 			noSecrets(t, err.Error())
@@ -277,7 +334,7 @@ func TestHTTP2SendsEachAttemptOnce(t *testing.T) {
 					h := &hostileH2{mode: mode, early: early}
 					srv := startTLSServer(t, []string{"h2"}, h.serve)
 					hc := &http.Client{Transport: newTransport(srv.Roots)}
-					checkSendsPerCall(t, h.hits.Load, func(opts ...phlo.Option) *phlo.RestClient {
+					checkSendsPerCall(t, h.counts(), h.want(), func(opts ...phlo.Option) *phlo.RestClient {
 						c, err := phlo.NewRestClient(testAuthID, testAuthToken,
 							append([]phlo.Option{phlo.WithBaseURL(srv.URL), phlo.WithHTTPClient(hc)}, opts...)...)
 						require.NoError(t, err)
@@ -315,7 +372,7 @@ func TestHTTP2DefaultClientSendsEachAttemptOnce(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/early=%v", mode, early), func(t *testing.T) {
 				h := &hostileH2{mode: mode, early: early}
 				srv := startTLSServer(t, []string{"h2"}, h.serve)
-				checkSendsPerCall(t, h.hits.Load, func(opts ...phlo.Option) *phlo.RestClient {
+				checkSendsPerCall(t, h.counts(), h.want(), func(opts ...phlo.Option) *phlo.RestClient {
 					c, err := phlo.NewRestClient(testAuthID, testAuthToken, append([]phlo.Option{phlo.WithBaseURL(srv.URL)}, opts...)...)
 					require.NoError(t, err)
 					return c
@@ -362,7 +419,7 @@ func TestHTTP1ReusedConnectionIsNotResent(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	checkSendsPerCall(t, hits.Load, func(opts ...phlo.Option) *phlo.RestClient {
+	checkSendsPerCall(t, counts{hits.Load, hits.Load}, phlo.ErrOutcomeUnknown, func(opts ...phlo.Option) *phlo.RestClient {
 		return plainClient(t, srv.URL, opts...)
 	}, func(c *phlo.RestClient) {
 		// Leave a connection in the pool, so the call reuses it.

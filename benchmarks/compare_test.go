@@ -442,13 +442,13 @@ func TestCallbackSignaturesMatchPlivoGo(t *testing.T) {
 			values.Set(k, v)
 		}
 		want := plivo.ComputeSignatureV3(token, c.uri, c.method, nonce, c.params)
-		if got := callback.SignatureV3(token, c.uri, c.method, nonce, values); got != want {
+		if got := callback.SignatureV3(token, c.method, c.uri, nonce, values); got != want {
 			t.Errorf("%s %s %v: signed %q, plivo-go %q", c.method, c.uri, c.params, got, want)
 		}
-		if !callback.ValidateV3(token, c.uri, c.method, nonce, want, values) {
+		if !callback.ValidateV3(token, c.method, c.uri, nonce, want, values) {
 			t.Errorf("%s %s: plivo-go's signature refused", c.method, c.uri)
 		}
-		if !plivo.ValidateSignatureV3(c.uri, nonce, c.method, callback.SignatureV3(token, c.uri, c.method, nonce, values), token, c.params) {
+		if !plivo.ValidateSignatureV3(c.uri, nonce, c.method, callback.SignatureV3(token, c.method, c.uri, nonce, values), token, c.params) {
 			t.Errorf("%s %s: plivo-go refuses ours", c.method, c.uri)
 		}
 	}
@@ -460,7 +460,7 @@ func TestCallbackSignaturesMatchPlivoGo(t *testing.T) {
 	// value alone; the callback package signs each, sorted, as Plivo's
 	// Python SDK does.
 	repeated := url.Values{"a": {"z", "y"}}
-	if callback.SignatureV3(token, "https://example.com/cb", "POST", nonce, repeated) ==
+	if callback.SignatureV3(token, "POST", "https://example.com/cb", nonce, repeated) ==
 		plivo.ComputeSignatureV3(token, "https://example.com/cb", "POST", nonce, map[string]string{"a": "z"}) {
 		t.Error("plivo-go now signs every value of a repeated key: update the callback package's notes")
 	}

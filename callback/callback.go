@@ -2,15 +2,46 @@
 // event callbacks of a PHLO and the HTTP requests of its nodes, which Plivo
 // signs with the account's (or sub-account's) auth token.
 //
-// Put Verify in front of the handler that receives them:
+// Put [Verify] in front of the handler that receives them, and say which
+// URL Plivo calls, from configuration: the hosts it may name
+// ([WithAllowedHosts]), or the whole public URL ([WithPublicURL]), never
+// what a request's headers claim:
 //
-//	http.Handle("/plivo/events", callback.Verify(authToken, eventsHandler))
+//	http.Handle("/plivo/events", callback.Verify(authToken, events,
+//		callback.WithAllowedHosts("callbacks.example.com")))
 //
-// A request whose signature does not match gets 403 and never reaches the
-// handler; one that matches reaches it with its body intact. Behind a proxy
-// or a load balancer, tell Verify the address Plivo calls with
-// WithPublicURL. During a token rotation, WithAuthTokens accepts more than
-// one.
+// A misconfiguration is found when the program starts: [NewVerifier]
+// returns it as an error, [Verify] panics with it.
+//
+// # What a verified request guarantees
+//
+// A request reaches the next handler only if an X-Plivo-Signature-V3
+// computed with one of the tokens covers the URL Plivo called (scheme,
+// host, port, path, query), its nonce and, for a form body, the form's
+// parameters; and only once: its nonce is claimed in a [NonceStore] for a
+// window ([DefaultReplayWindow], or [WithNonceStore]'s), and a second
+// request with it is refused with [ErrReplayed]. What the handler reads
+// through net/http (r.Form, r.PostForm, r.FormValue, r.PostFormValue,
+// r.ParseForm, r.ParseMultipartForm, r.FormFile) is exactly what was
+// verified. The reasons for a refusal are listed with [ErrNoSignature].
+//
+// What Plivo's scheme leaves uncovered, and so does a verified request:
+//
+//   - A JSON body is not signed at all (only the URL and nonce are). It is
+//     passed on because the nonce is used once: a captured signature can
+//     carry one body of an attacker's choosing at most, once, and only if
+//     the genuine request has not arrived first.
+//   - The order of a key's repeated values: they are signed sorted, so
+//     a=1&a=2 and a=2&a=1 have one signature.
+//   - Where keys and values end: form parameters are signed as key and
+//     value with nothing between them or between pairs, so ab=c and a=bc
+//     have one signature; query values are signed unescaped, so
+//     ?a=1%26b%3D2 and ?a=1&b=2 have one signature.
+//   - The method, but for the shape of the string: a GET and a POST with
+//     no form parameters sign alike.
+//   - Headers other than the signature's; and, for V2 (accepted only with
+//     [WithSignatureV2]), everything but scheme://host[:port]/path and the
+//     nonce: the query and the body too.
 //
 // # The signatures
 //
@@ -30,8 +61,8 @@
 //     values gives each value, sorted, in turn. The path is taken as it was
 //     sent, escaped; query values are unescaped.
 //
-// Every comparison is in constant time (hmac.Equal), and nothing here logs
-// or prints a signature or a token.
+// Every comparison is in constant time ([hmac.Equal]), and nothing here
+// logs or prints a signature or a token.
 package callback
 
 import (
@@ -53,15 +84,19 @@ const (
 )
 
 // ValidateV3 reports whether one of signatures, the comma-separated value
-// of X-Plivo-Signature-V3, is the V3 signature of a request: uri is the URL
-// Plivo called, query included, method its method, nonce the value of
+// of X-Plivo-Signature-V3, is the V3 signature of a request: method is its
+// method, uri the URL Plivo called, query included, nonce the value of
 // X-Plivo-Signature-V3-Nonce, and params the request's form parameters (nil
 // for a GET, whose parameters are in its query).
-func ValidateV3(authToken, uri, method, nonce, signatures string, params url.Values) bool {
+//
+// Method comes before uri, as in [http.NewRequest]. Releases before the
+// one that made this order took uri first; since both are strings, a call
+// written for that order still compiles, and now always reports false.
+func ValidateV3(authToken, method, uri, nonce, signatures string, params url.Values) bool {
 	if authToken == "" || nonce == "" || signatures == "" {
 		return false
 	}
-	want, ok := signatureV3(authToken, uri, method, nonce, params)
+	want, ok := signatureV3(authToken, method, uri, nonce, params)
 	if !ok {
 		return false
 	}
@@ -82,11 +117,15 @@ func ValidateV2(authToken, uri, nonce, signature string) bool {
 	return hmac.Equal([]byte(want), []byte(strings.TrimSpace(signature)))
 }
 
-// SignatureV3 returns the V3 signature Plivo sends for a request, or "" for
-// a uri that is not an absolute http or https URL. It is for tests that
-// sign requests of their own, such as phlotest.Sign.
-func SignatureV3(authToken, uri, method, nonce string, params url.Values) string {
-	sig, _ := signatureV3(authToken, uri, method, nonce, params)
+// SignatureV3 returns the V3 signature Plivo sends for a request with
+// method to uri, or "" for a uri that is not an absolute http or https URL.
+// It is for tests that sign requests of their own, such as
+// [github.com/phlogo/phlo/phlotest.Sign].
+//
+// Method comes before uri, as in [http.NewRequest]; a call written for the
+// older order (uri first) still compiles, and signs the wrong string.
+func SignatureV3(authToken, method, uri, nonce string, params url.Values) string {
+	sig, _ := signatureV3(authToken, method, uri, nonce, params)
 	return sig
 }
 
@@ -127,7 +166,7 @@ func signatureV2(authToken, uri, nonce string) (string, bool) {
 	return sign(authToken, b+nonce), true
 }
 
-func signatureV3(authToken, uri, method, nonce string, params url.Values) (string, bool) {
+func signatureV3(authToken, method, uri, nonce string, params url.Values) (string, bool) {
 	u, b, ok := base(uri)
 	if !ok {
 		return "", false

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,10 +57,10 @@ var vectors = []struct {
 func TestVectorsV3(t *testing.T) {
 	t.Parallel()
 	for _, v := range vectors {
-		assert.Equal(t, v.want, callback.SignatureV3(token, v.uri, v.method, nonce, v.params), v.name)
-		assert.True(t, callback.ValidateV3(token, v.uri, v.method, nonce, v.want, v.params), v.name)
+		assert.Equal(t, v.want, callback.SignatureV3(token, v.method, v.uri, nonce, v.params), v.name)
+		assert.True(t, callback.ValidateV3(token, v.method, v.uri, nonce, v.want, v.params), v.name)
 		// Several signatures in one header: one match is enough.
-		assert.True(t, callback.ValidateV3(token, v.uri, v.method, nonce, "bm9wZQ==,"+v.want+", c29tZQ==", v.params), v.name)
+		assert.True(t, callback.ValidateV3(token, v.method, v.uri, nonce, "bm9wZQ==,"+v.want+", c29tZQ==", v.params), v.name)
 	}
 }
 
@@ -76,23 +78,30 @@ func TestVectorV2(t *testing.T) {
 func TestTampering(t *testing.T) {
 	t.Parallel()
 	v := vectors[4] // POST with parameters
-	ok := func(tok, uri, method, n string, params url.Values) bool {
-		return callback.ValidateV3(tok, uri, method, n, v.want, params)
+	ok := func(tok, method, uri, n string, params url.Values) bool {
+		return callback.ValidateV3(tok, method, uri, n, v.want, params)
 	}
-	require.True(t, ok(token, v.uri, v.method, nonce, v.params))
-	assert.False(t, ok("wrong-token", v.uri, v.method, nonce, v.params), "token")
-	assert.False(t, ok(token, v.uri, v.method, "12346", v.params), "nonce")
-	assert.False(t, ok(token, "https://example.com/cb2", v.method, nonce, v.params), "path")
-	assert.False(t, ok(token, "http://example.com/cb", v.method, nonce, v.params), "scheme")
-	assert.False(t, ok(token, "https://evil.example/cb", v.method, nonce, v.params), "host")
-	assert.False(t, ok(token, v.uri, "GET", nonce, v.params), "method")
+	require.True(t, ok(token, v.method, v.uri, nonce, v.params))
+	assert.False(t, ok("wrong-token", v.method, v.uri, nonce, v.params), "token")
+	assert.False(t, ok(token, v.method, v.uri, "12346", v.params), "nonce")
+	assert.False(t, ok(token, v.method, "https://example.com/cb2", nonce, v.params), "path")
+	assert.False(t, ok(token, v.method, "http://example.com/cb", nonce, v.params), "scheme")
+	assert.False(t, ok(token, v.method, "https://evil.example/cb", nonce, v.params), "host")
+	assert.False(t, ok(token, "GET", v.uri, nonce, v.params), "method")
 	tampered := url.Values{"To": {"+1416"}, "From": {"+1999"}, "CallUUID": {"abc"}}
-	assert.False(t, ok(token, v.uri, v.method, nonce, tampered), "body")
-	assert.False(t, callback.ValidateV3(token, v.uri, v.method, nonce, "", v.params), "no signature")
-	assert.False(t, callback.ValidateV3("", v.uri, v.method, nonce, v.want, v.params), "no token")
-	assert.False(t, callback.ValidateV3(token, "not a url", v.method, nonce, v.want, v.params), "no URL")
-	assert.Empty(t, callback.SignatureV3(token, "/relative", "GET", nonce, nil))
+	assert.False(t, ok(token, v.method, v.uri, nonce, tampered), "body")
+	assert.False(t, callback.ValidateV3(token, v.method, v.uri, nonce, "", v.params), "no signature")
+	assert.False(t, callback.ValidateV3("", v.method, v.uri, nonce, v.want, v.params), "no token")
+	assert.False(t, callback.ValidateV3(token, v.method, "not a url", nonce, v.want, v.params), "no URL")
+	assert.Empty(t, callback.SignatureV3(token, "GET", "/relative", nonce, nil))
+	// The order before method-then-URI still compiles; it never validates.
+	assert.False(t, callback.ValidateV3(token, v.uri, v.method, nonce, v.want, v.params), "URI before method")
+	assert.Empty(t, callback.SignatureV3(token, v.uri, v.method, nonce, v.params), "URI before method")
 }
+
+// nonces makes each signed request's nonce fresh, so that replay
+// protection refuses only the requests a test replays on purpose.
+var nonces atomic.Int64
 
 // signed makes a request as Plivo sends it to uri, form-encoded for a POST.
 func signed(t *testing.T, method, uri string, params url.Values) *http.Request {
@@ -105,8 +114,9 @@ func signed(t *testing.T, method, uri string, params url.Values) *http.Request {
 	if method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	r.Header.Set(callback.HeaderNonceV3, nonce)
-	r.Header.Set(callback.HeaderSignatureV3, callback.SignatureV3(token, uri, method, nonce, params))
+	n := strconv.FormatInt(1e6+nonces.Add(1), 10)
+	r.Header.Set(callback.HeaderNonceV3, n)
+	r.Header.Set(callback.HeaderSignatureV3, callback.SignatureV3(token, method, uri, n, params))
 	return r
 }
 
@@ -125,56 +135,77 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	return w
 }
 
+// atExample is the configuration of most tests: Plivo calls example.com.
+var atExample = callback.WithAllowedHosts("example.com")
+
 func TestVerifyPassesTheBodyOn(t *testing.T) {
 	t.Parallel()
 	params := url.Values{"CallUUID": {"abc"}, "Event": {"member_hold"}, "To": {"+14155550100"}}
-	w := serve(callback.Verify(token, echo), signed(t, "POST", "https://example.com/plivo/events?phlo=1", params))
+	h := callback.Verify(token, echo, atExample)
+	w := serve(h, signed(t, "POST", "https://example.com/plivo/events?phlo=1", params))
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	assert.Equal(t, params.Encode(), w.Body.String(), "the next handler reads the whole form")
 
-	w = serve(callback.Verify(token, echo), signed(t, "GET", "https://example.com/plivo/events?a=1&a=2", nil))
+	w = serve(h, signed(t, "GET", "https://example.com/plivo/events?a=1&a=2", nil))
 	assert.Equal(t, http.StatusOK, w.Code)
 }
 
 func TestVerifyRefuses(t *testing.T) {
 	t.Parallel()
 	params := url.Values{"To": {"+14155550100"}}
-	cases := map[string]func(*http.Request){
-		"no signature":  func(r *http.Request) { r.Header.Del(callback.HeaderSignatureV3) },
-		"wrong nonce":   func(r *http.Request) { r.Header.Set(callback.HeaderNonceV3, "1") },
-		"bad signature": func(r *http.Request) { r.Header.Set(callback.HeaderSignatureV3, "AAAA") },
-		"tampered body": func(r *http.Request) { r.Body = io.NopCloser(strings.NewReader("To=%2B14155550101")) },
-		"other path":    func(r *http.Request) { r.URL.Path, r.RequestURI = "/other", "/other" },
-		"forged host":   func(r *http.Request) { r.Header.Set("X-Forwarded-Host", "evil.example") },
-		"forged scheme": func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "http") },
-		"not form":      func(r *http.Request) { r.Header.Set("Content-Type", "application/json") },
-		"wrong V2 alone": func(r *http.Request) {
+	cases := map[string]struct {
+		tamper func(*http.Request)
+		want   error
+	}{
+		"no signature":  {func(r *http.Request) { r.Header.Del(callback.HeaderSignatureV3) }, callback.ErrNoSignature},
+		"no nonce":      {func(r *http.Request) { r.Header.Del(callback.HeaderNonceV3) }, callback.ErrNoSignature},
+		"wrong nonce":   {func(r *http.Request) { r.Header.Set(callback.HeaderNonceV3, "1") }, callback.ErrSignatureMismatch},
+		"bad signature": {func(r *http.Request) { r.Header.Set(callback.HeaderSignatureV3, "AAAA") }, callback.ErrSignatureMismatch},
+		"tampered body": {func(r *http.Request) { r.Body = io.NopCloser(strings.NewReader("To=%2B14155550101")) }, callback.ErrSignatureMismatch},
+		"other path":    {func(r *http.Request) { r.URL.Path, r.RequestURI = "/other", "/other" }, callback.ErrSignatureMismatch},
+		"plain HTTP":    {func(r *http.Request) { r.TLS = nil }, callback.ErrSignatureMismatch},
+		"other host":    {func(r *http.Request) { r.Host = "evil.example" }, callback.ErrHostNotAllowed},
+		"wrong V2 alone": {func(r *http.Request) {
 			r.Header.Del(callback.HeaderSignatureV3)
 			r.Header.Set(callback.HeaderSignatureV2, "AAAA")
-		},
+		}, callback.ErrNoSignature},
 	}
-	for name, tamper := range cases {
+	for name, c := range cases {
 		reached := false
 		next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })
+		var got error
+		h := callback.Verify(token, next, atExample, callback.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			callback.DefaultErrorHandler(w, r, err)
+		}))
 		r := signed(t, "POST", "https://example.com/plivo/events", params)
-		tamper(r)
-		w := serve(callback.Verify(token, next), r)
+		c.tamper(r)
+		w := serve(h, r)
 		assert.Equal(t, http.StatusForbidden, w.Code, name)
+		assert.Equal(t, "Forbidden\n", w.Body.String(), name)
 		assert.False(t, reached, name)
-		assert.NotContains(t, w.Body.String(), token, name)
+		assert.ErrorIs(t, got, c.want, name)
 	}
 }
 
 func TestVerifyV2(t *testing.T) {
 	t.Parallel()
-	r := httptest.NewRequest("POST", "https://example.com/cb?x=1", strings.NewReader("a=b"))
-	r.Header.Set(callback.HeaderNonceV2, nonce)
-	r.Header.Set(callback.HeaderSignatureV2, callback.SignatureV2(token, "https://example.com/cb", nonce))
-	assert.Equal(t, http.StatusOK, serve(callback.Verify(token, echo), r).Code)
+	r := func() *http.Request {
+		r := httptest.NewRequest("POST", "https://example.com/cb?x=1", strings.NewReader("a=b"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set(callback.HeaderNonceV2, nonce)
+		r.Header.Set(callback.HeaderSignatureV2, callback.SignatureV2(token, "https://example.com/cb", nonce))
+		return r
+	}
+	assert.Equal(t, http.StatusForbidden, serve(callback.Verify(token, echo, atExample), r()).Code, "V2 is off by default")
+	h := callback.Verify(token, echo, atExample, callback.WithSignatureV2())
+	assert.Equal(t, http.StatusOK, serve(h, r()).Code)
+	assert.Equal(t, http.StatusConflict, serve(h, r()).Code, "its nonce is claimed too")
 }
 
 // TestVerifyBehindAProxy: the proxy in front changes the scheme, host and
-// port; X-Forwarded-* or WithPublicURL give back the URL Plivo called.
+// port; WithForwardedHeaders or WithPublicURL give back the URL Plivo
+// called.
 func TestVerifyBehindAProxy(t *testing.T) {
 	t.Parallel()
 	params := url.Values{"Event": {"hold"}}
@@ -186,12 +217,23 @@ func TestVerifyBehindAProxy(t *testing.T) {
 		internal.Header = r.Header.Clone()
 		return internal
 	}
-	assert.Equal(t, http.StatusForbidden, serve(callback.Verify(token, echo), arrive()).Code, "without help the URL is wrong")
+	allowed := callback.WithAllowedHosts("callbacks.example.com")
+	assert.Equal(t, http.StatusForbidden, serve(callback.Verify(token, echo, allowed), arrive()).Code, "without help the host is not allowed")
 
 	r := arrive()
 	r.Header.Set("X-Forwarded-Proto", "https")
 	r.Header.Set("X-Forwarded-Host", "callbacks.example.com")
-	assert.Equal(t, http.StatusOK, serve(callback.Verify(token, echo), r).Code, "X-Forwarded-*")
+	assert.Equal(t, http.StatusForbidden, serve(callback.Verify(token, echo, allowed), r).Code, "X-Forwarded-* are not read by default")
+	r = arrive()
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "callbacks.example.com")
+	forwarded := callback.Verify(token, echo, allowed, callback.WithForwardedHeaders())
+	assert.Equal(t, http.StatusOK, serve(forwarded, r).Code, "X-Forwarded-*")
+	r = arrive()
+	r.Header.Set("X-Forwarded-Proto", "http, https")
+	r.Header.Add("X-Forwarded-Host", "evil.example")
+	r.Header.Add("X-Forwarded-Host", "other.example, callbacks.example.com")
+	assert.Equal(t, http.StatusOK, serve(forwarded, r).Code, "the last value is the nearest proxy's")
 
 	h := callback.Verify(token, echo, callback.WithPublicURL("https://callbacks.example.com"))
 	assert.Equal(t, http.StatusOK, serve(h, arrive()).Code, "WithPublicURL")
@@ -207,56 +249,85 @@ func TestVerifyBehindAProxy(t *testing.T) {
 	assert.Equal(t, http.StatusOK, serve(callback.Verify(token, echo, callback.WithPublicURL("https://callbacks.example.com/hooks/")), stripped).Code)
 }
 
+// TestAllowedHosts: hosts match without regard to case or to the scheme's
+// default port, and the signature is computed over the host as configured.
+func TestAllowedHosts(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		allowed, signedURL, host string
+		tls                      bool
+		want                     int
+	}{
+		{"example.com", "https://example.com/cb", "EXAMPLE.com", true, http.StatusOK},
+		{"example.com", "https://example.com/cb", "example.com:443", true, http.StatusOK},
+		{"example.com", "http://example.com/cb", "example.com:80", false, http.StatusOK},
+		{"example.com", "http://example.com/cb", "example.com:443", false, http.StatusForbidden},
+		{"example.com:8443", "https://example.com:8443/cb", "example.com:8443", true, http.StatusOK},
+		{"example.com:8443", "https://example.com:8443/cb", "example.com", true, http.StatusForbidden},
+		{"Example.COM", "https://Example.COM/cb", "example.com", true, http.StatusOK},
+		{"[::1]:8080", "http://[::1]:8080/cb", "[::1]:8080", false, http.StatusOK},
+		{"example.com", "https://example.com/cb", "example.com.evil", true, http.StatusForbidden},
+		{"example.com", "https://example.com/cb", "", true, http.StatusForbidden},
+	}
+	for _, c := range cases {
+		r := signed(t, "GET", c.signedURL, nil)
+		r.Host = c.host
+		if !c.tls {
+			r.TLS = nil
+		}
+		w := serve(callback.Verify(token, echo, callback.WithAllowedHosts("other.example", c.allowed)), r)
+		assert.Equal(t, c.want, w.Code, "allowed %s, Host %q", c.allowed, c.host)
+	}
+}
+
 func TestVerifyOverTLS(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewTLSServer(callback.Verify(token, echo))
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = callback.Verify(token, echo, callback.WithAllowedHosts(srv.Listener.Addr().String()))
+	srv.StartTLS()
 	defer srv.Close()
 	params := url.Values{"Event": {"hold"}}
 	req, err := http.NewRequest("POST", srv.URL+"/cb?x=1", strings.NewReader(params.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(callback.HeaderNonceV3, nonce)
-	req.Header.Set(callback.HeaderSignatureV3, callback.SignatureV3(token, srv.URL+"/cb?x=1", "POST", nonce, params))
+	req.Header.Set(callback.HeaderSignatureV3, callback.SignatureV3(token, "POST", srv.URL+"/cb?x=1", nonce, params))
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, params.Encode(), string(body))
 }
 
 func TestVerifyCapsTheBody(t *testing.T) {
 	t.Parallel()
 	big := bytes.Repeat([]byte("a"), callback.MaxBodyBytes+1)
-	r := httptest.NewRequest("POST", "https://example.com/cb", bytes.NewReader(big))
-	r.Header.Set(callback.HeaderNonceV3, nonce)
-	r.Header.Set(callback.HeaderSignatureV3, "x")
-	reached := false
-	w := serve(callback.Verify(token, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })), r)
-	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
-	assert.False(t, reached)
+	for _, length := range []int64{int64(len(big)), -1} {
+		r := httptest.NewRequest("POST", "https://example.com/cb", bytes.NewReader(big))
+		r.ContentLength = length // -1: as a chunked body arrives, its length unknown
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set(callback.HeaderNonceV3, nonce)
+		r.Header.Set(callback.HeaderSignatureV3, "x")
+		reached := false
+		w := serve(callback.Verify(token, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }), atExample), r)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+		assert.False(t, reached)
+	}
 
 	params := url.Values{"big": {strings.Repeat("b", callback.MaxBodyBytes-10)}}
-	w = serve(callback.Verify(token, echo), signed(t, "POST", "https://example.com/cb", params))
+	w := serve(callback.Verify(token, echo, atExample), signed(t, "POST", "https://example.com/cb", params))
 	assert.Equal(t, http.StatusOK, w.Code, "a body just under the cap is read whole")
 }
 
 func TestVerifyWithSeveralTokens(t *testing.T) {
 	t.Parallel()
 	r := signed(t, "POST", "https://example.com/cb", url.Values{"a": {"b"}})
-	assert.Equal(t, http.StatusForbidden, serve(callback.Verify("new-token", echo), r).Code)
+	assert.Equal(t, http.StatusForbidden, serve(callback.Verify("new-token", echo, atExample), r).Code)
 	r = signed(t, "POST", "https://example.com/cb", url.Values{"a": {"b"}})
-	assert.Equal(t, http.StatusOK, serve(callback.Verify("new-token", echo, callback.WithAuthTokens(token)), r).Code)
-}
-
-func TestVerifyMisconfigured(t *testing.T) {
-	t.Parallel()
-	for name, h := range map[string]http.Handler{
-		"public URL":  callback.Verify(token, echo, callback.WithPublicURL("callbacks.example.com")),
-		"empty token": callback.Verify("", echo),
-		"nil next":    callback.Verify(token, nil),
-		"empty extra": callback.Verify(token, echo, callback.WithAuthTokens("")),
-	} {
-		w := serve(h, signed(t, "POST", "https://example.com/cb", url.Values{"a": {"b"}}))
-		assert.Equal(t, http.StatusInternalServerError, w.Code, name)
-		assert.NotContains(t, w.Body.String(), token, name)
-	}
+	assert.Equal(t, http.StatusOK, serve(callback.Verify("new-token", echo, atExample, callback.WithAuthTokens(token)), r).Code)
+	r = signed(t, "POST", "https://example.com/cb", url.Values{"a": {"b"}})
+	assert.Equal(t, http.StatusOK, serve(callback.Verify("", echo, atExample, callback.WithAuthTokens("new-token", token)), r).Code,
+		"the tokens may all come from WithAuthTokens")
 }

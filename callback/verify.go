@@ -1,196 +1,313 @@
 package callback
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"mime"
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
-// MaxBodyBytes is the largest request body Verify reads; a larger one is
-// answered 413 without reaching the next handler.
+// MaxBodyBytes is the largest request body a [Verifier] reads; a larger one
+// is refused with [ErrBodyTooLarge] without reaching the next handler.
 const MaxBodyBytes = 1 << 20
 
-// Option configures Verify.
-type Option func(*verifier) error
+// releaseTimeout bounds the release of a nonce after the handler failed;
+// the request's own context may have ended by then.
+const releaseTimeout = 5 * time.Second
 
-type verifier struct {
-	tokens    []string
-	publicURL *url.URL // scheme, host and an optional path prefix; nil: from the request
-	next      http.Handler
-	err       error // a bad option: every request is answered 500
+// Verifier checks the signatures of the requests Plivo sends, and passes
+// on, once, those that match. Build one with [NewVerifier] and wrap each
+// handler with [Verifier.Handler]; one Verifier may serve many handlers and
+// goroutines, and they share its nonce store. The zero Verifier refuses
+// every request.
+type Verifier struct {
+	config
 }
 
-// WithPublicURL sets the scheme://host[:port] Plivo calls, when a proxy or a
-// load balancer in front of the service changes the scheme, the host or the
-// port the request arrives with. A path in base is put before the request's
-// path, for a proxy that strips a prefix. Without it, Verify rebuilds the
-// URL from the request: https when it came over TLS, its Host, and
-// X-Forwarded-Proto and X-Forwarded-Host when present. A forged header can
-// only make the check fail, since the signature covers the URL.
-func WithPublicURL(base string) Option {
-	return func(v *verifier) error {
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return errors.New("WithPublicURL must be an absolute http or https URL with no query")
-		}
-		u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
-		v.publicURL = u
-		return nil
-	}
-}
-
-// WithAuthTokens accepts a request signed with any of tokens besides the
-// one given to Verify, as during a rotation of the auth token, or for a
-// handler that serves several sub-accounts.
-func WithAuthTokens(tokens ...string) Option {
-	return func(v *verifier) error {
-		for _, t := range tokens {
-			if t == "" {
-				return errors.New("WithAuthTokens must not be given an empty token")
-			}
-		}
-		v.tokens = append(v.tokens, tokens...)
-		return nil
-	}
-}
-
-// Verify is middleware: it answers 403 to a request whose V3 signature, or
-// when it has none its V2 signature, does not match, and otherwise passes it
-// on to next with its body intact. It reads the body once, up to
-// MaxBodyBytes (a larger body is answered 413), and takes the parameters
-// of a form-encoded body (application/x-www-form-urlencoded) for the V3
-// signature; r.Body, r.ContentLength and r.ParseForm work for next as if
-// nothing had read the body.
-//
-// An invalid option makes every request answered 500, never passed on.
-func Verify(authToken string, next http.Handler, opts ...Option) http.Handler {
-	v := &verifier{next: next}
+// NewVerifier returns a Verifier of requests signed with authToken (or one
+// of [WithAuthTokens]), or an error matching [ErrInvalidConfig] when the
+// configuration cannot work: no non-empty token, neither [WithPublicURL]
+// nor [WithAllowedHosts] (or both), [WithForwardedHeaders] with a public
+// URL, or an option given a bad value. A nil Option is ignored.
+func NewVerifier(authToken string, opts ...Option) (*Verifier, error) {
+	var c config
 	if authToken != "" {
-		v.tokens = append(v.tokens, authToken)
+		c.tokens = append(c.tokens, authToken)
 	}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if err := opt(v); err != nil && v.err == nil {
-			v.err = err
+		if err := opt(&c); err != nil {
+			return nil, err
 		}
 	}
 	switch {
-	case v.err != nil:
-	case len(v.tokens) == 0:
-		v.err = errors.New("Verify needs an auth token")
-	case next == nil:
-		v.err = errors.New("Verify needs a handler to pass requests on to")
+	case len(c.tokens) == 0:
+		return nil, invalid("no auth token: give a non-empty one")
+	case c.publicURL != nil && len(c.allowedHosts) > 0:
+		return nil, invalid("WithPublicURL and WithAllowedHosts both given: the signed URL must come from one")
+	case c.publicURL == nil && len(c.allowedHosts) == 0:
+		return nil, invalid("the URL Plivo calls is unknown: give WithPublicURL or WithAllowedHosts")
+	case c.publicURL != nil && c.forwarded:
+		return nil, invalid("WithForwardedHeaders has no use with WithPublicURL, which fixes the scheme and host")
 	}
-	return v
+	if c.store == nil {
+		c.store, c.window = NewMemoryNonceStore(DefaultMaxNonces), DefaultReplayWindow
+	}
+	return &Verifier{c}, nil
 }
 
-func (v *verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if v.err != nil {
-		http.Error(w, "callback: "+v.err.Error(), http.StatusInternalServerError)
+// Verify is the one-line form of [NewVerifier] and [Verifier.Handler]:
+//
+//	http.Handle("/plivo/events", callback.Verify(authToken, events, callback.WithAllowedHosts("callbacks.example.com")))
+//
+// It panics when the configuration cannot work, or next is nil, as
+// [regexp.MustCompile] does, so that a mistake shows when the program
+// starts, never as a refusal at request time.
+func Verify(authToken string, next http.Handler, opts ...Option) http.Handler {
+	v, err := NewVerifier(authToken, opts...)
+	if err != nil {
+		panic("callback.Verify: " + err.Error())
+	}
+	return v.Handler(next)
+}
+
+// Handler returns middleware that passes on to next a request whose
+// signature matches, once, and refuses any other.
+//
+// It first reads the headers: a request without a signature is refused
+// before its body is read. It then reads the body, up to [MaxBodyBytes],
+// and passes on only what the signature covers: an
+// application/x-www-form-urlencoded body that parses cleanly (its
+// parameters are signed), or an application/json one (not covered by the
+// signature: replay protection makes a captured signature carry one body
+// at most, once). Any other body, a form or query that does not parse
+// cleanly, and a body on a GET are refused.
+//
+// It then claims the nonce in its store: a nonce seen within the window is
+// refused with [ErrReplayed]. If next answers 5xx or panics, the nonce is
+// released (and the panic goes on), so that Plivo's retry is accepted.
+//
+// next gets r.Form and r.PostForm set to the parameters that were verified
+// (the query's and the form's), r.MultipartForm set to an empty form, so
+// that nothing in net/http parses the body again in its own way, and
+// r.Body holding the bytes that were read. Its ResponseWriter is wrapped;
+// [http.ResponseController] reaches the original through Unwrap.
+//
+// Handler panics if next is nil.
+func (v *Verifier) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		panic("callback: Verifier.Handler needs a handler to pass requests on to")
+	}
+	if v == nil {
+		v = &Verifier{}
+	}
+	return &handler{v: v, next: next}
+}
+
+type handler struct {
+	v    *Verifier
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, err := h.v.check(r)
+	if err == nil {
+		err = h.v.claim(r.Context(), req.nonces)
+	}
+	if err != nil {
+		h.v.refuse(w, r, err)
 		return
 	}
-	var body []byte
-	if r.Body != nil {
-		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-		r.Body.Close()
-		switch {
-		case len(body) > MaxBodyBytes:
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		case err != nil:
-			http.Error(w, "could not read the request body", http.StatusBadRequest)
-			return
+	req.apply(r)
+	sw := &statusWriter{ResponseWriter: w}
+	done := false
+	defer func() {
+		// Deferred, so that it also runs while a panic goes on up.
+		if !done || sw.status >= http.StatusInternalServerError {
+			h.v.release(r.Context(), req.nonces)
 		}
-	}
-	if !v.valid(r, body) {
-		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+	}()
+	h.next.ServeHTTP(sw, r)
+	done = true
+}
+
+func (v *Verifier) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if v.onError != nil {
+		v.onError(w, r, err)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	v.next.ServeHTTP(w, r)
+	DefaultErrorHandler(w, r, err)
 }
 
-// valid checks the request's V3 signature, or its V2 one when it has no V3,
-// against every token.
-func (v *verifier) valid(r *http.Request, body []byte) bool {
-	uri := v.url(r)
-	if sigs := r.Header.Get(HeaderSignatureV3); sigs != "" {
-		nonce := r.Header.Get(HeaderNonceV3)
-		params := formParams(r, body)
-		match := false
-		for _, t := range v.tokens {
-			if ValidateV3(t, uri, r.Method, nonce, sigs, params) {
-				match = true // every token is tried, so that time does not tell which matched
-			}
-		}
-		return match
+// check verifies r, headers first, and returns what it may pass on.
+func (v *Verifier) check(r *http.Request) (*verified, error) {
+	sig, err := v.signature(r)
+	if err != nil {
+		return nil, err
 	}
-	if sig := r.Header.Get(HeaderSignatureV2); sig != "" {
-		nonce := r.Header.Get(HeaderNonceV2)
-		match := false
-		for _, t := range v.tokens {
-			if ValidateV2(t, uri, nonce, sig) {
-				match = true
-			}
-		}
-		return match
+	uri, err := v.signedURL(r)
+	if err != nil {
+		return nil, err
 	}
-	return false
+	_, query, _ := strings.Cut(uri, "?") // the query as it was signed
+	req, err := readRequest(r, query)
+	if err != nil {
+		return nil, err
+	}
+	if !v.matches(sig, r.Method, uri, req.postForm) {
+		return nil, mismatch(sig, uri)
+	}
+	req.nonces = []string{sig.key()}
+	if sig.v2 != nil && v.matches(*sig.v2, r.Method, uri, nil) {
+		// Plivo signs with both; claiming the V2 nonce too keeps the
+		// request from being replayed with its V3 headers stripped.
+		req.nonces = append(req.nonces, sig.v2.key())
+	}
+	return req, nil
 }
 
-// url rebuilds the URL Plivo called: the public URL when given, else the
-// request's scheme and host as the last proxy saw them; then the path and
-// query as they arrived.
-func (v *verifier) url(r *http.Request) string {
+// matches reports whether sig matches the request for one of the tokens.
+// Every token is tried, so that the time taken does not say which matched.
+func (v *Verifier) matches(sig signature, method, uri string, params url.Values) bool {
+	match := false
+	for _, t := range v.tokens {
+		if sig.version == 3 && ValidateV3(t, method, uri, sig.nonce, sig.value, params) ||
+			sig.version == 2 && ValidateV2(t, uri, sig.nonce, sig.value) {
+			match = true
+		}
+	}
+	return match
+}
+
+func mismatch(sig signature, uri string) error {
+	if sig.version == 2 {
+		if _, b, ok := base(uri); ok {
+			uri = b
+		}
+	}
+	return fmt.Errorf("%w: V%d signature computed over %s", ErrSignatureMismatch, sig.version, uri)
+}
+
+// claim claims every nonce, or none.
+func (v *Verifier) claim(ctx context.Context, nonces []string) error {
+	for i, n := range nonces {
+		ok, err := v.store.Claim(ctx, n, v.window)
+		if err == nil && ok {
+			continue
+		}
+		v.release(ctx, nonces[:i])
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNonceStore, err)
+		}
+		return fmt.Errorf("%w within the last %v: %q", ErrReplayed, v.window, n)
+	}
+	return nil
+}
+
+// release forgets nonces, even after the request's context ended. An error
+// is dropped: the answer is already given, and the nonce then stays
+// claimed until its window ends.
+func (v *Verifier) release(ctx context.Context, nonces []string) {
+	if len(nonces) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	for _, n := range nonces {
+		_ = v.store.Release(ctx, n)
+	}
+}
+
+// signedURL is the URL Plivo signed: the public URL, or the request's
+// scheme and allowed host; then the path and query as they arrived.
+func (v *Verifier) signedURL(r *http.Request) (string, error) {
 	target := r.RequestURI
-	if target == "" || !strings.HasPrefix(target, "/") {
-		target = r.URL.RequestURI()
+	if !strings.HasPrefix(target, "/") {
+		target = r.URL.RequestURI() // absolute-form, or a request built in a test
 	}
 	if v.publicURL != nil {
-		return v.publicURL.Scheme + "://" + v.publicURL.Host + v.publicURL.EscapedPath() + target
+		return v.publicURL.Scheme + "://" + v.publicURL.Host + v.publicURL.EscapedPath() + target, nil
 	}
-	scheme := "http"
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p != "" {
-		scheme = strings.ToLower(p)
+	if v.forwarded {
+		if p := lastValue(r.Header.Values("X-Forwarded-Proto")); p != "" {
+			scheme = strings.ToLower(p)
+		}
+		if h := lastValue(r.Header.Values("X-Forwarded-Host")); h != "" {
+			host = h
+		}
 	}
-	host := r.Host
-	if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
-		host = h
+	for _, allowed := range v.allowedHosts {
+		if sameHost(scheme, allowed, host) {
+			return scheme + "://" + allowed + target, nil
+		}
 	}
-	return scheme + "://" + host + target
+	return "", fmt.Errorf("%w: %q", ErrHostNotAllowed, host)
 }
 
-// firstValue is the first of a header's comma-separated values: the one the
-// proxy nearest the client set.
-func firstValue(v string) string {
-	first, _, _ := strings.Cut(v, ",")
-	return strings.TrimSpace(first)
+// lastValue is the last of a header's comma-separated values: the one the
+// proxy nearest the service appended.
+func lastValue(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	last := lines[len(lines)-1]
+	return strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
 }
 
-// formParams returns a form-encoded body's parameters, or nil.
-func formParams(r *http.Request, body []byte) url.Values {
-	if r.Method == http.MethodGet || len(body) == 0 {
-		return nil
+// sameHost compares two hosts without regard to case or to the scheme's
+// default port.
+func sameHost(scheme, a, b string) bool {
+	return strings.EqualFold(withoutDefaultPort(scheme, a), withoutDefaultPort(scheme, b))
+}
+
+func withoutDefaultPort(scheme, host string) string {
+	switch {
+	case scheme == "http":
+		return strings.TrimSuffix(host, ":80")
+	case scheme == "https":
+		return strings.TrimSuffix(host, ":443")
 	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
-		return nil
+	return host
+}
+
+// statusWriter records the status next answers, to release the nonce of a
+// request it failed.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
 	}
-	params, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
 	}
-	return params
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush keeps http.Flusher working for a handler that asserts it.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets [http.ResponseController] reach the original writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
 }

@@ -2,12 +2,12 @@ package phlotest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -15,25 +15,26 @@ import (
 	"github.com/phlogo/phlo"
 )
 
-// maxRequestBody bounds what the server reads of a request body.
+// maxRequestBody bounds what the server reads of a runner request body.
 const maxRequestBody = 1 << 20
 
 // createdOnLayout is the runner's timestamp format.
 const createdOnLayout = "2006-01-02 15:04:05.000000-07:00"
 
-// runnerError is an error answer of the runner: a status and its text.
-type runnerError struct {
+// httpError is an error answer: a status and its text, and for a 405 the
+// methods the path takes.
+type httpError struct {
 	status int
 	text   string
+	allow  []string
 }
 
-func (e *runnerError) Error() string { return e.text }
+func (e *httpError) Error() string { return e.text }
 
-func fail(status int, text string) error { return &runnerError{status, text} }
+func fail(status int, text string) error { return &httpError{status: status, text: text} }
 
 var (
 	errNotFound         = fail(http.StatusNotFound, "not found.")
-	errMethod           = fail(http.StatusMethodNotAllowed, "method not allowed.")
 	errBadJSON          = fail(http.StatusBadRequest, "invalid JSON body.")
 	errBadAction        = fail(http.StatusBadRequest, "Invalid value provided for action.")
 	errNoAction         = fail(http.StatusBadRequest, "action is a mandatory param.")
@@ -51,97 +52,187 @@ var (
 	errTransferring     = fail(http.StatusBadRequest, "a transfer is already in progress.")
 )
 
+// errMethod is a 405 naming the methods the path takes.
+func errMethod(allow []string) error {
+	return &httpError{status: http.StatusMethodNotAllowed, text: "method not allowed.", allow: allow}
+}
+
 // call is one request, decoded as far as the server needs.
 type call struct {
 	r      *http.Request
-	segs   []string // the path's segments, each unescaped on its own
-	body   []byte
-	params map[string]any // a POST's JSON object
+	route  *route
+	params params
+	body   []byte         // as recorded: cut at MaxRecordedBody
+	json   map[string]any // a POST's JSON object
 	action string
+	err    error // why the request cannot be served, found while decoding it
 }
 
-// ServeHTTP answers r as the runner would. The server answers on its own
-// listener already; ServeHTTP lets the same fake runner, with the same state,
-// be mounted on another server, such as one that speaks TLS.
+// param returns the path parameter name.
+func (c *call) param(name string) string { return c.params[name] }
+
+// reply is an answer before it is written.
+type reply struct {
+	status      int
+	allow       []string
+	contentType string // application/json when empty
+	body        []byte
+}
+
+// ServeHTTP answers r as the runner would, or, under /__phlo/, as the
+// control API does. The server answers on its own listener already;
+// ServeHTTP lets the same fake runner, with the same state, be mounted on
+// another server, such as one that speaks TLS.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
-	c := &call{r: r, body: body}
-	c.segs, _ = splitPath(r)
-	decodeErr := c.decode()
-	path, rawQuery, _ := strings.Cut(r.RequestURI, "?")
+	if isControl(r) {
+		s.serveControl(w, r)
+		return
+	}
+	start := time.Now()
+	c := &call{r: r}
+	status := s.serveRunner(w, c)
+	s.logRequest(r, c.action, status, time.Since(start))
+}
+
+// serveRunner answers a runner request and returns the status it answered
+// with, 0 when it dropped the connection. Credentials and size are checked
+// before anything of the request is kept.
+func (s *Server) serveRunner(w http.ResponseWriter, c *call) int {
+	if !s.authorized(c.r) {
+		return writeReply(w, runnerErrorReply(errUnauthorized))
+	}
+	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxRequestBody+1))
+	switch {
+	case err != nil:
+		return writeReply(w, runnerErrorReply(errBodyUnreadable))
+	case len(body) > maxRequestBody:
+		return writeReply(w, runnerErrorReply(errBodyTooLarge))
+	}
+	c.decode(body)
 
 	s.mu.Lock()
-	req := s.record(Request{Method: r.Method, Path: path, RawQuery: rawQuery, Header: r.Header.Clone(), Body: body, Action: c.action})
-	fault, faulty := s.nextFault(req)
+	entry := s.journal.add(c.r, c.action, body)
+	c.body = entry.Body
+	fault, faulty := s.nextFault(*entry)
 	s.mu.Unlock()
 
-	if faulty {
-		if !s.wait(r, fault.Delay) {
-			// The client gave up or the server is closing: no reply at all,
-			// rather than the empty 200 net/http would send.
-			closeConn(w)
-			return
-		}
-		if fault.Status != 0 || fault.Drop || fault.Truncate || fault.Stall {
-			s.writeFault(w, r, fault)
-			return
-		}
+	if !faulty {
+		return s.answer(w, entry, s.serve(c))
 	}
-
-	var out any
-	err := decodeErr
-	switch {
-	case readErr != nil:
-		err = errBodyUnreadable
-	case len(body) > maxRequestBody:
-		err = errBodyTooLarge
-	case !s.authorized(r):
-		err = errUnauthorized
-	case err == nil:
-		out, err = s.route(c, req.Body)
+	if !s.wait(c.r, fault.Delay) {
+		// The client gave up or the server is closing: no reply at all,
+		// rather than the empty 200 net/http would send.
+		return s.answer(w, entry, reply{})
 	}
-	status := http.StatusOK
-	if r.Method == http.MethodPost {
-		status = http.StatusCreated
+	if !fault.fails() {
+		return s.answer(w, entry, s.serve(c))
 	}
-	var re *runnerError
-	if errors.As(err, &re) {
-		status, out = re.status, map[string]string{"api_id": newID(), "error": re.text}
+	var served reply
+	if fault.Apply {
+		served = s.serve(c)
 	}
-	writeJSON(w, status, out)
+	return s.writeFault(w, c.r, entry, fault, served)
 }
 
-// decode reads a POST's JSON object and its action: from the body, else
-// from the query, as one SDK sends it; a run's action is "run". An empty
-// body is an empty object, as is the "{}" that SDK sends with "?action=";
-// a run also takes "" and null, as Plivo's Node SDK sends with no payload.
-func (c *call) decode() error {
-	if c.r.Method != http.MethodPost {
-		return nil
+// decode finds the route and reads the body as the route says: a runner
+// action from the JSON object, else from the query, as one SDK sends it;
+// a run's action is "run". An empty body is an empty object, as is the "{}"
+// that SDK sends with "?action="; a run also takes "" and null, as Plivo's
+// Node SDK sends with no payload.
+func (c *call) decode(body []byte) {
+	rt, p, allow := match(runnerRoutes, c.r.Method, splitPath(c.r))
+	c.route, c.params = rt, p
+	switch {
+	case rt == nil && allow != nil:
+		c.err = errMethod(allow)
+		return
+	case rt == nil:
+		c.err = errNotFound
+		return
+	case rt.body == bodyNone:
+		return
 	}
-	isRun := len(c.segs) == 5 && c.segs[1] == "account" && c.segs[3] == "phlo"
-	c.params = map[string]any{}
-	switch trimmed := bytes.TrimSpace(c.body); {
+	c.json = map[string]any{}
+	switch trimmed := bytes.TrimSpace(body); {
 	case len(trimmed) == 0:
-	case isRun && (string(trimmed) == `""` || string(trimmed) == "null"):
+	case rt.body == bodyRun && (string(trimmed) == `""` || string(trimmed) == "null"):
 	default:
-		if json.Unmarshal(trimmed, &c.params) != nil || c.params == nil {
-			return errBadJSON
+		if json.Unmarshal(trimmed, &c.json) != nil || c.json == nil {
+			c.err = errBadJSON
+			return
 		}
 	}
-	if isRun {
+	if rt.body == bodyRun {
 		c.action = "run"
-		return nil
+		return
 	}
-	a, ok := stringParam(c.params, "action")
+	a, ok := stringParam(c.json, "action")
 	if !ok {
-		return errBadAction
+		c.err = errBadAction
+		return
 	}
 	if a == "" {
 		a = c.r.URL.Query().Get("action")
 	}
 	c.action = a
-	return nil
+}
+
+// serve performs the request on the model and builds its reply.
+func (s *Server) serve(c *call) reply {
+	if c.err != nil {
+		return runnerErrorReply(c.err)
+	}
+	out, err := c.route.serve(s, c)
+	if err != nil {
+		return runnerErrorReply(err)
+	}
+	return jsonReply(c.route.status, out)
+}
+
+// answer writes rp and keeps its status in entry; a reply with no status
+// drops the connection.
+func (s *Server) answer(w http.ResponseWriter, entry *Request, rp reply) int {
+	s.setStatus(entry, rp.status)
+	if rp.status == 0 {
+		closeConn(w)
+		return 0
+	}
+	return writeReply(w, rp)
+}
+
+// runnerErrorReply is the runner's error answer: {"api_id", "error"}.
+func runnerErrorReply(err error) reply {
+	var he *httpError
+	if !errors.As(err, &he) {
+		he = &httpError{status: http.StatusInternalServerError, text: "internal error."}
+	}
+	rp := jsonReply(he.status, map[string]string{"api_id": newID(), "error": he.text})
+	rp.allow = he.allow
+	return rp
+}
+
+// jsonReply is a reply carrying v as JSON.
+func jsonReply(status int, v any) reply {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return reply{status: http.StatusInternalServerError, body: []byte(`{"error":"internal error."}`)}
+	}
+	return reply{status: status, body: data}
+}
+
+// writeReply writes a JSON reply and returns its status.
+func writeReply(w http.ResponseWriter, rp reply) int {
+	h := w.Header()
+	if rp.allow != nil {
+		h.Set("Allow", strings.Join(rp.allow, ", "))
+	}
+	if rp.body != nil {
+		h.Set("Content-Type", cmp.Or(rp.contentType, "application/json"))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rp.body)))
+	w.WriteHeader(rp.status)
+	w.Write(rp.body)
+	return rp.status
 }
 
 // wait sleeps for d unless the client gives up or the server closes first;
@@ -161,52 +252,6 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 	return false
 }
 
-func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f Fault) {
-	if f.Drop {
-		closeConn(w)
-		return
-	}
-	h := w.Header()
-	for k, v := range f.Header {
-		h[k] = v
-	}
-	if f.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
-	}
-	if h.Get("Content-Type") == "" && f.Body != "" {
-		if json.Valid([]byte(f.Body)) {
-			h.Set("Content-Type", "application/json")
-		} else {
-			h.Set("Content-Type", http.DetectContentType([]byte(f.Body)))
-		}
-	}
-	status := f.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	switch {
-	case f.Truncate, f.Stall:
-		// Promise more body than comes, so the client waits for the rest.
-		h.Set("Content-Length", strconv.Itoa(len(f.Body)+1024))
-		w.WriteHeader(status)
-		io.WriteString(w, f.Body)
-		if f.Stall {
-			if fl, ok := w.(http.Flusher); ok {
-				fl.Flush()
-			}
-			select {
-			case <-r.Context().Done():
-			case <-s.closed:
-			}
-		}
-		closeConn(w)
-	default:
-		h.Set("Content-Length", strconv.Itoa(len(f.Body)))
-		w.WriteHeader(status)
-		io.WriteString(w, f.Body)
-	}
-}
-
 // closeConn ends the connection under w without a proper end of reply.
 // Whatever was written is flushed first.
 func closeConn(w http.ResponseWriter) {
@@ -219,165 +264,44 @@ func closeConn(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler) // net/http's own way to abort a reply it cannot hijack
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		status, data = http.StatusInternalServerError, []byte(`{"api_id":"","error":"internal error."}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(status)
-	w.Write(data)
-}
-
-// route answers a request that met no fault; body is its recorded body.
-func (s *Server) route(c *call, body []byte) (any, error) {
-	segs, method := c.segs, c.r.Method
-	if len(segs) < 3 || segs[0] != "v1" {
-		return nil, errNotFound
-	}
-	only := func(want string) error {
-		if method != want {
-			return errMethod
-		}
-		return nil
-	}
-	switch {
-	case len(segs) == 3 && segs[1] == "phlo":
-		if err := only(http.MethodGet); err != nil {
-			return nil, err
-		}
-		return s.getPhlo(segs[2])
-	case len(segs) == 5 && segs[1] == "account" && segs[3] == "phlo":
-		if err := only(http.MethodPost); err != nil {
-			return nil, err
-		}
-		return s.run(segs[2], segs[4], body)
-	case len(segs) == 5 && segs[1] == "phlo" && segs[3] == "runs":
-		if err := only(http.MethodGet); err != nil {
-			return nil, err
-		}
-		return s.getRun(segs[2], segs[4])
-	case len(segs) == 5 && segs[1] == "phlo" && segs[3] == "multi_party_call":
-		switch method {
-		case http.MethodGet:
-			return s.getNode(segs[2], segs[4])
-		case http.MethodPost:
-			return s.callAction(segs[2], segs[4], c)
-		}
-		return nil, errMethod
-	case len(segs) == 7 && segs[1] == "phlo" && segs[3] == "multi_party_call" && segs[5] == "members":
-		if err := only(http.MethodPost); err != nil {
-			return nil, err
-		}
-		return s.memberAction(segs[2], segs[4], segs[6], c.action)
-	case len(segs) == 5 && segs[1] == "phlo" && segs[3] == "conference_bridge":
-		if err := only(http.MethodGet); err != nil {
-			return nil, err
-		}
-		return s.getBridge(segs[2], segs[4])
-	case len(segs) == 7 && segs[1] == "phlo" && segs[3] == "conference_bridge" && segs[5] == "members":
-		if err := only(http.MethodPost); err != nil {
-			return nil, err
-		}
-		return s.bridgeMemberAction(segs[2], segs[4], segs[6], c.action)
-	}
-	return nil, errNotFound
-}
-
 func (s *Server) authorized(r *http.Request) bool {
 	id, token, ok := r.BasicAuth()
 	return ok &&
-		subtle.ConstantTimeCompare([]byte(id), []byte(s.AuthID)) == 1 &&
-		subtle.ConstantTimeCompare([]byte(token), []byte(s.AuthToken)) == 1
+		subtle.ConstantTimeCompare([]byte(id), []byte(s.authID)) == 1 &&
+		subtle.ConstantTimeCompare([]byte(token), []byte(s.authToken)) == 1
 }
 
-// splitPath unescapes each segment of the request path on its own, so that
-// an escaped '/' stays inside its segment. One trailing slash is allowed.
-func splitPath(r *http.Request) ([]string, bool) {
-	p := r.URL.EscapedPath()
-	p = strings.TrimPrefix(p, "/")
-	p = strings.TrimSuffix(p, "/")
-	raw := strings.Split(p, "/")
-	segs := make([]string, len(raw))
-	for i, seg := range raw {
-		v, err := url.PathUnescape(seg)
-		if err != nil || v == "" {
-			return nil, false
-		}
-		segs[i] = v
-	}
-	return segs, true
-}
-
-func (s *Server) getPhlo(phloID string) (any, error) {
+func (s *Server) getPhlo(c *call) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.phlos[phloID]
+	p := s.phlos[c.param("phlo")]
 	if p == nil {
 		return nil, errPhloNotFound
 	}
 	return map[string]string{
 		"api_id":     newID(),
-		"phlo_id":    phloID,
+		"phlo_id":    c.param("phlo"),
 		"name":       p.name,
 		"created_on": p.createdOn.UTC().Format(createdOnLayout),
 	}, nil
 }
 
-// found returns n, the node a path names in the PHLO p, or says which of the
-// two is unknown.
-func found[M addressed](p *phloState, n *node[M]) (*node[M], error) {
-	switch {
-	case p == nil:
-		return nil, errPhloNotFound
-	case n == nil:
-		return nil, errNodeNotFound
-	}
-	return n, nil
-}
-
-func (s *Server) getNode(phloID, nodeID string) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.phlos[phloID]
-	n, err := found(p, p.call(nodeID))
-	if err != nil {
-		return nil, err
-	}
-	return nodeInfo(phloID, nodeID, "multi_party_call", n.name, n.createdOn), nil
-}
-
-// nodeInfo is the reply to reading a node.
-func nodeInfo(phloID, nodeID, nodeType, name string, createdOn time.Time) any {
-	return map[string]string{
-		"api_id":     newID(),
-		"node_id":    nodeID,
-		"phlo_id":    phloID,
-		"name":       name,
-		"node_type":  nodeType,
-		"created_on": createdOn.UTC().Format(createdOnLayout),
-	}
-}
-
-func (s *Server) run(authID, phloID string, body []byte) (any, error) {
-	if authID != s.AuthID {
+func (s *Server) run(c *call) (any, error) {
+	if c.param("auth_id") != s.authID {
 		return nil, errAccountNotFound
 	}
 	payload := json.RawMessage(`{}`)
-	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '{' {
-		payload = body // the recorded body: kept once
+	if trimmed := bytes.TrimSpace(c.body); len(trimmed) > 0 && trimmed[0] == '{' {
+		payload = c.body // the recorded body: kept once
 	}
+	phloID := c.param("phlo")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.phlos[phloID] == nil {
 		return nil, errPhloNotFound
 	}
 	run := Run{PhloID: phloID, RunID: newID(), Payload: payload}
-	if len(s.runs) == MaxRuns {
-		s.runs = append(s.runs[:0], s.runs[1:]...)
-	}
-	s.runs = append(s.runs, run)
+	s.addRun(run)
 	return map[string]string{
 		"api_id":      run.RunID,
 		"phlo_id":     phloID,
@@ -386,7 +310,8 @@ func (s *Server) run(authID, phloID string, body []byte) (any, error) {
 	}, nil
 }
 
-func (s *Server) getRun(phloID, runID string) (any, error) {
+func (s *Server) getRun(c *call) (any, error) {
+	phloID, runID := c.param("phlo"), c.param("run")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, run := range s.runs {
@@ -415,7 +340,30 @@ func stringParam(obj map[string]any, name string) (string, bool) {
 	return str, ok
 }
 
-func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
+// callParams reads a call action's parameters as the runner checks them.
+func callParams(obj map[string]any) (trigger, to string, role phlo.Role, err error) {
+	var values [3]string
+	for i, name := range []string{"trigger_source", "to", "role"} {
+		v, ok := stringParam(obj, name)
+		if !ok {
+			return "", "", "", fail(http.StatusBadRequest, "Invalid value provided for "+name+".")
+		}
+		if v == "" && name != "role" {
+			return "", "", "", fail(http.StatusBadRequest, name+" is a mandatory param.")
+		}
+		values[i] = v
+	}
+	role = phlo.Role(values[2])
+	switch {
+	case role == "":
+		role = phlo.RoleAgent
+	case !validRole(role):
+		return "", "", "", fail(http.StatusBadRequest, "Invalid value provided for role.")
+	}
+	return values[0], values[1], role, nil
+}
+
+func (s *Server) callAction(c *call) (any, error) {
 	switch c.action {
 	case "":
 		return nil, errNoAction
@@ -423,30 +371,13 @@ func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
 	default:
 		return nil, errBadAction
 	}
-	var values [3]string
-	for i, name := range []string{"trigger_source", "to", "role"} {
-		v, ok := stringParam(c.params, name)
-		if !ok {
-			return nil, fail(http.StatusBadRequest, "Invalid value provided for "+name+".")
-		}
-		if v == "" && name != "role" {
-			return nil, fail(http.StatusBadRequest, name+" is a mandatory param.")
-		}
-		values[i] = v
+	trigger, to, role, err := callParams(c.json)
+	if err != nil {
+		return nil, err
 	}
-	trigger, to, role := values[0], values[1], phlo.Role(values[2])
-	switch role {
-	case "":
-		role = phlo.RoleAgent
-	case phlo.RoleAgent, phlo.RoleCustomer, phlo.RoleSupervisor:
-	default:
-		return nil, fail(http.StatusBadRequest, "Invalid value provided for role.")
-	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.phlos[phloID]
-	n, err := found(p, p.call(nodeID))
+	n, err := calls.lookup(s, c.param("phlo"), c.param("node"))
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +390,10 @@ func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
 	case c.action != "call" && initiator.TransferringTo != "":
 		return nil, errTransferring
 	}
-	n.members = append(n.members, &MemberState{Address: to, Role: role})
+	if err := roomFor(s, n.size(), to); err != nil {
+		return nil, err
+	}
+	n.add(MemberState{Address: to, Role: role})
 	switch c.action {
 	case "warm_transfer":
 		initiator.TransferringTo = to
@@ -471,84 +405,4 @@ func (s *Server) callAction(phloID, nodeID string, c *call) (any, error) {
 
 func actionOK() any {
 	return map[string]string{"api_id": newID(), "error": ""}
-}
-
-func (s *Server) memberAction(phloID, nodeID, address, action string) (any, error) {
-	switch action {
-	case "":
-		return nil, errNoAction
-	case "hold", "unhold", "hangup", "resume_call", "voicemail_drop", "abort_transfer":
-	default:
-		return nil, errBadAction
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.phlos[phloID]
-	n, err := found(p, p.call(nodeID))
-	if err != nil {
-		return nil, err
-	}
-	m := n.member(address)
-	if m == nil {
-		return nil, errMemberNotFound
-	}
-	switch action {
-	case "hold":
-		m.OnHold = true
-	case "unhold":
-		m.OnHold = false
-	case "hangup", "voicemail_drop":
-		hangUp(n, address)
-	case "resume_call", "abort_transfer":
-		if m.TransferringTo == "" {
-			return nil, errNoTransfer
-		}
-		if action == "abort_transfer" {
-			hangUp(n, m.TransferringTo)
-		}
-		m.TransferringTo = ""
-	}
-	return actionOK(), nil
-}
-
-func (s *Server) getBridge(phloID, nodeID string) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.phlos[phloID]
-	b, err := found(p, p.bridge(nodeID))
-	if err != nil {
-		return nil, err
-	}
-	return nodeInfo(phloID, nodeID, "conference_bridge", b.name, b.createdOn), nil
-}
-
-func (s *Server) bridgeMemberAction(phloID, nodeID, address, action string) (any, error) {
-	switch action {
-	case "":
-		return nil, errNoAction
-	case "mute", "unmute", "hangup":
-	default:
-		return nil, errBadAction
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.phlos[phloID]
-	b, err := found(p, p.bridge(nodeID))
-	if err != nil {
-		return nil, err
-	}
-	m := b.member(address)
-	if m == nil {
-		return nil, errMemberNotFound
-	}
-	switch action {
-	case "mute":
-		m.Muted = true
-	case "unmute":
-		m.Muted = false
-	case "hangup":
-		b.remove(address)
-	}
-	return actionOK(), nil
 }

@@ -75,20 +75,70 @@
 //
 // Inject queues faults that requests meet instead of the normal answer, in
 // order: a status with any body and Retry-After, a delay, a dropped
-// connection, a body cut short, a body that never comes. A fault with Match
-// is met only by the requests it matches.
+// connection, a body cut short, a body that never comes. A fault with
+// Method, Action, PathPrefix or Match is met only by the requests it
+// matches. A fault with Apply lets the request act first, so that a test
+// sees the runner act while the client learns nothing of it.
+//
+// # The control API
+//
+// Every server also answers a control API under /__phlo/ on the same
+// listener, so that a test in any language, or a Go test through
+// [Connect], can steer a fake it does not share a process with. JSON in and
+// out; every path but GET /__phlo/health takes the server's credentials by
+// basic auth (401 with WWW-Authenticate: Basic realm="phlo" without them).
+// GET /__phlo/openapi.json describes it, and the runner API as served, in
+// OpenAPI 3.
+//
+//	GET    /__phlo/health                  {"status":"ok"}, no credentials needed
+//	GET    /__phlo/state                   the whole model: [State] as JSON
+//	PUT    /__phlo/phlo/{phlo_id}          {"name"}: make or rename, as in state
+//	PUT    /__phlo/phlo/{phlo_id}/multi_party_call/{node_id}    {"name"}
+//	PUT    /__phlo/phlo/{phlo_id}/conference_bridge/{node_id}   {"name"}
+//	PUT    .../multi_party_call/{node_id}/members/{address}     {"role"}: add (agent), or set the role
+//	PUT    .../conference_bridge/{node_id}/members/{address}    {}: add
+//	GET    any of those paths              as in state, or 404
+//	DELETE any of those paths              204: gone (a member as if they hung up)
+//	GET    /__phlo/requests[?action=hold]  the journal: {"method","path","query","action","body","status"}
+//	DELETE /__phlo/requests                empty it
+//	POST   /__phlo/faults                  queue a fault, 201 with it as GET lists it
+//	GET    /__phlo/faults                  the pending faults, times the uses left
+//	DELETE /__phlo/faults                  clear them
+//	POST   /__phlo/reset                   204: Reset
+//	GET    /__phlo/                        a live dashboard of the model
+//
+// PUT creates the PHLO and node as needed. A fault's JSON is
+// {"status","times","body","header":{"Name":"value"},"retry_after","delay_ms",
+// "drop","truncate","stall","apply","method","action","path_prefix"}, with
+// the meaning of [Fault] (retry_after in whole seconds; a Go test's Match has
+// no JSON form and is not shown). Bad input changes nothing: 400 {"error"}
+// naming the field (an unknown JSON field, an unknown role, negative times,
+// a status outside 100–599), 404 for an unknown path, 405 with Allow, 409
+// naming the cap a request would pass (MaxFaults pending faults among
+// them), 413 for a body past MaxControlBody (64 KiB). Control requests are
+// not journaled, logged, or met by faults.
 //
 // # Bounds
 //
-// However long it runs, the server's memory is bounded: it keeps the newest
-// 10,000 requests, with bodies cut at 64 KiB, and the newest 1,000 runs. A
-// connection that sends half a request is cut off within 10 seconds.
+// However long it runs and whatever clients send, the server's memory is
+// bounded. A request is checked for its credentials and size before
+// anything of it is kept; headers past MaxHeaderBytes (64 KiB) are refused.
+// The journal keeps the newest MaxRequests (10,000) requests within
+// MaxRecordedBytes (32 MiB), each cut as [Request] says; the newest
+// MaxRuns (1,000) runs within MaxRunBytes (16 MiB) are kept. The model is
+// capped (MaxPhlos and the constants beside it): a call or transfer past a
+// cap is refused with 409. A connection that sends half a request is cut
+// off within 10 seconds, and one whose client reads nothing within
+// WriteTimeout (60 seconds) of its request.
 package phlotest
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -100,14 +150,15 @@ import (
 	"github.com/phlogo/phlo"
 )
 
-// Bounds of what the server keeps.
+// Bounds of the server's connections.
 const (
-	// MaxRequests is how many requests Requests keeps, the newest.
-	MaxRequests = 10_000
-	// MaxRecordedBody is how much of a request body Requests keeps.
-	MaxRecordedBody = 64 << 10
-	// MaxRuns is how many runs the server keeps, the newest.
-	MaxRuns = 1_000
+	// MaxHeaderBytes bounds a request's headers, request line included:
+	// a request with more is refused with 431 before anything of it is
+	// kept.
+	MaxHeaderBytes = 64 << 10
+	// WriteTimeout bounds the time from a request's headers to the end of
+	// its reply: a client that reads nothing is cut off then.
+	WriteTimeout = 60 * time.Second
 )
 
 // Server is a fake PHLO runner listening on a loopback address. It is safe
@@ -116,8 +167,15 @@ type Server struct {
 	// URL is the base URL of the server, "http://127.0.0.1:port", for
 	// phlo.WithBaseURL.
 	URL string
-	// AuthID and AuthToken are the credentials the server accepts.
+	// AuthID and AuthToken are the credentials the server accepts, fixed
+	// when it is made (WithCredentials): the server reads its own copy, so
+	// changing these fields changes nothing it does.
 	AuthID, AuthToken string
+
+	authID, authToken string
+	start             State       // what Reset returns to
+	requestLog        *lineWriter // nil without WithRequestLog
+	writeTimeout      time.Duration
 
 	srv       *httptest.Server
 	transport *http.Transport // the clients' own, closed with the server
@@ -125,47 +183,89 @@ type Server struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	phlos    map[string]*phloState
-	runs     []Run // the newest MaxRuns, oldest first
-	requests requestLog
-	faults   []Fault
+	mu          sync.Mutex
+	phlos       map[string]*phloModel
+	memberCount int   // members in every node
+	runs        []Run // the newest within MaxRuns and MaxRunBytes, oldest first
+	runBytes    int
+	journal     journal
+	faults      []Fault
 }
 
-// Option configures a Server.
-type Option func(*Server)
+// config is what the options set.
+type config struct {
+	authID, authToken string
+	state             State
+	requestLog        io.Writer
+	writeTimeout      time.Duration
+}
+
+// Option configures a Server. An option given a value it cannot take
+// makes the server fail to start: Start fails the test, Listen returns the
+// error and NewServer panics, saying which option and why.
+type Option func(*config) error
 
 // WithCredentials makes the server accept authID and authToken instead of
-// credentials it generates.
+// credentials it generates; an empty one is generated. Credentials the SDK
+// refuses (an auth ID with a colon, say) are an error.
 func WithCredentials(authID, authToken string) Option {
-	return func(s *Server) {
-		if authID != "" {
-			s.AuthID = authID
+	return func(c *config) error {
+		c.authID, c.authToken = cmp.Or(authID, c.authID), cmp.Or(authToken, c.authToken)
+		return nil
+	}
+}
+
+// WithState makes st the server's start state, the one Reset returns to,
+// instead of an empty one. A state the server could not have reached is an
+// error naming the field, such as
+// phlos[0].multi_party_calls[1].members[2].role: unknown role "boss".
+func WithState(st State) Option {
+	return func(c *config) error {
+		if err := st.validate(); err != nil {
+			return fmt.Errorf("WithState: %w", err)
 		}
-		if authToken != "" {
-			s.AuthToken = authToken
+		c.state = st.clone()
+		return nil
+	}
+}
+
+// WithRequestLog writes one line to w for every runner request, refused
+// ones included (control requests are not logged): its method, escaped
+// path, action, status and duration, each cut to a bound so that no line
+// exceeds a few hundred bytes. Lines are written whole, one at a time.
+func WithRequestLog(w io.Writer) Option {
+	return func(c *config) error {
+		if w == nil {
+			return errors.New("WithRequestLog: the writer is nil")
 		}
+		c.requestLog = w
+		return nil
 	}
 }
 
 // NewServer starts a server on 127.0.0.1 at a random port. Close it when
-// done.
+// done. It panics if an option is invalid, as httptest.NewServer does when
+// it cannot listen.
 func NewServer(opts ...Option) *Server {
-	s := newServer(opts)
-	s.start(httptest.NewUnstartedServer(s))
+	s, err := newServer(opts)
+	if err != nil {
+		panic(err)
+	}
+	s.startServing(httptest.NewUnstartedServer(s))
 	return s
 }
 
 // Start is NewServer for a test: it registers Close with tb.Cleanup, and
-// fails the test at once if the server's credentials cannot make a client.
+// fails the test at once if an option is invalid.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := NewServer(opts...)
-	tb.Cleanup(s.Close)
-	if s.client == nil {
-		_, err := s.NewClient()
-		tb.Fatalf("phlotest: the server's credentials make no client: %v", err)
+	s, err := newServer(opts)
+	if err != nil {
+		tb.Fatal(err)
+		return nil // only a tb whose Fatal returns gets here
 	}
+	s.startServing(httptest.NewUnstartedServer(s))
+	tb.Cleanup(s.Close)
 	return s
 }
 
@@ -174,17 +274,21 @@ func Start(tb testing.TB, opts ...Option) *Server {
 // as ":8089", or an unspecified one, such as "0.0.0.0:8089", listens on
 // every interface, as a container serving other containers must; URL then
 // names 127.0.0.1, and other hosts use this host's name with
-// phlo.WithInsecureHTTP.
+// phlo.WithInsecureHTTP. It returns the error of an invalid option before
+// it listens.
 func Listen(addr string, opts ...Option) (*Server, error) {
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := newServer(opts)
 	hs := httptest.NewUnstartedServer(s)
 	hs.Listener.Close()
 	hs.Listener = ln
-	s.start(hs)
+	s.startServing(hs)
 	return s, nil
 }
 
@@ -196,29 +300,53 @@ func (s *Server) LoopbackOnly() bool {
 	return err == nil && ip != nil && ip.IsLoopback()
 }
 
-func newServer(opts []Option) *Server {
-	s := &Server{
-		AuthID:    "MA" + randomString(18, upperAlnum),
-		AuthToken: randomString(40, mixedAlnum),
-		closed:    make(chan struct{}),
-		phlos:     make(map[string]*phloState),
-		transport: phlo.NewTransport(),
+// newServer applies opts and loads the start state.
+func newServer(opts []Option) (*Server, error) {
+	c := config{
+		authID:       "MA" + randomString(18, upperAlnum),
+		authToken:    randomString(40, mixedAlnum),
+		writeTimeout: WriteTimeout,
 	}
 	for _, opt := range opts {
-		if opt != nil {
-			opt(s)
+		if opt == nil {
+			continue
+		}
+		if err := opt(&c); err != nil {
+			return nil, fmt.Errorf("phlotest: %w", err)
 		}
 	}
-	return s
+	// Generated credentials always make a client; given ones may not.
+	if _, err := phlo.NewRestClient(c.authID, c.authToken, phlo.WithBaseURL("http://127.0.0.1")); err != nil {
+		return nil, fmt.Errorf("phlotest: WithCredentials: %w", err)
+	}
+	s := &Server{
+		AuthID:    c.authID,
+		AuthToken: c.authToken,
+		authID:    c.authID,
+		authToken: c.authToken,
+		start:     c.state,
+		closed:    make(chan struct{}),
+		transport: phlo.NewTransport(),
+	}
+	if c.requestLog != nil {
+		s.requestLog = &lineWriter{w: c.requestLog}
+	}
+	s.load(s.start)
+	s.writeTimeout = c.writeTimeout
+	return s, nil
 }
 
-// start serves with timeouts that cut off a half-sent request, and makes the
+// startServing starts hs with bounds that cut off a half-sent request, a client
+// that reads nothing, and headers past MaxHeaderBytes, and makes the
 // server's client. The idle timeout is longer than the SDK's, so that a
 // client never sends on a connection the server is closing.
-func (s *Server) start(hs *httptest.Server) {
+func (s *Server) startServing(hs *httptest.Server) {
 	hs.Config.ReadHeaderTimeout = 5 * time.Second
 	hs.Config.ReadTimeout = 10 * time.Second
+	hs.Config.WriteTimeout = s.writeTimeout
 	hs.Config.IdleTimeout = 2 * time.Minute
+	// net/http allows 4 KiB more than MaxHeaderBytes says.
+	hs.Config.MaxHeaderBytes = MaxHeaderBytes - 4<<10
 	hs.Start()
 	s.srv, s.URL = hs, hs.URL
 	host, port, _ := net.SplitHostPort(hs.Listener.Addr().String())
@@ -226,7 +354,7 @@ func (s *Server) start(hs *httptest.Server) {
 		// Every interface, 127.0.0.1 included: name the one that works here.
 		s.URL = "http://" + net.JoinHostPort("127.0.0.1", port)
 	}
-	s.client, _ = s.NewClient()
+	s.client, _ = s.NewClient() // the credentials were checked: it cannot fail
 }
 
 // Close ends every request in progress, including those held by a fault,
@@ -240,161 +368,49 @@ func (s *Server) Close() {
 	})
 }
 
+// Reset returns the server to its start state (WithState, else empty),
+// and forgets the requests received and the faults pending.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load(s.start)
+	s.journal = journal{}
+	s.faults = nil
+}
+
 // Client returns a client pointed at the server with its credentials, made
 // when the server started: the same client on every call, as
-// httptest.Server.Client returns. It is nil when WithCredentials gave an
-// auth ID the SDK refuses; NewClient says why. It sends through a transport of the
+// httptest.Server.Client returns. It sends through a transport of the
 // server's own, so that it reaches the fake even when a test has replaced
 // http.DefaultTransport (httpmock.Activate); Close closes its connections.
+// It retries as NewClient's do.
 func (s *Server) Client() *phlo.RestClient { return s.client }
 
 // NewClient returns a new client pointed at the server with its
 // credentials, sending through the server's transport, with opts applied
 // after that; it returns the error of an invalid option.
+//
+// Its retry policy is [FastRetryPolicy] unless opts hold
+// phlo.WithRetryPolicy: the SDK's rules for what is retried, with waits
+// of milliseconds, so that a test of a retried failure is fast.
 func (s *Server) NewClient(opts ...phlo.Option) (*phlo.RestClient, error) {
 	all := append([]phlo.Option{
 		phlo.WithBaseURL(s.URL),
 		phlo.WithInsecureHTTP(), // a fake's credentials, on a network of the test's own
 		phlo.WithHTTPClient(&http.Client{Transport: s.transport}),
+		phlo.WithRetryPolicy(FastRetryPolicy()),
 	}, opts...)
-	return phlo.NewRestClient(s.AuthID, s.AuthToken, all...)
+	return phlo.NewRestClient(s.authID, s.authToken, all...)
 }
 
-// Request is one request as the server received it.
-type Request struct {
-	// Method is the request's method.
-	Method string
-	// Path is the path exactly as sent on the wire, escaped.
-	Path string
-	// RawQuery is the query string, without '?'.
-	RawQuery string
-	// Header holds the request's headers.
-	Header http.Header
-	// Body is the request body, cut at MaxRecordedBody (64 KiB).
-	Body []byte
-	// Action is what the request asks: the action of a call or member
-	// action ("hold", "call", ...), "run" for a PHLO run, and empty for a
-	// GET or a request the server cannot read.
-	Action string
-}
-
-// requestLog keeps the newest MaxRequests requests in a ring.
-type requestLog struct {
-	ring []Request
-	next int // where the next request goes once the ring is full
-}
-
-func (l *requestLog) add(r Request) {
-	if len(l.ring) < MaxRequests {
-		l.ring = append(l.ring, r)
-		return
-	}
-	l.ring[l.next] = r
-	l.next = (l.next + 1) % MaxRequests
-}
-
-func (l *requestLog) all() []Request {
-	return append(append([]Request(nil), l.ring[l.next:]...), l.ring[:l.next]...)
-}
-
-// Requests returns the requests received, oldest first, faults included:
-// the newest MaxRequests (10,000), with bodies cut at MaxRecordedBody
-// (64 KiB).
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests.all()
-}
-
-// ResetRequests forgets the requests received so far.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = requestLog{}
-}
-
-// Fault is a failure that requests meet instead of the normal answer. A
-// fault with only Delay set delays the answer, which is then the normal
-// one.
-type Fault struct {
-	// Match, if set, chooses the requests that meet the fault: the others
-	// are served normally and do not use up Times. It is called with the
-	// server's lock held, so it must not call the Server's methods.
-	Match func(Request) bool
-	// Status is the status to answer with, with Body, instead of serving
-	// the request. Zero serves the request (after Delay).
-	Status int
-	// Times is how many requests meet the fault; 0 means one.
-	Times int
-	// Body is the reply body; it is sent as it is, so it may be JSON,
-	// empty, HTML or anything else.
-	Body string
-	// Header holds extra reply headers.
-	Header http.Header
-	// RetryAfter, if positive, is sent as a Retry-After header in whole
-	// seconds, rounded up. Use Header for the HTTP-date form.
-	RetryAfter time.Duration
-	// Delay is how long to wait before answering. The wait ends early when
-	// the client gives up or the server is closed.
-	Delay time.Duration
-	// Drop closes the connection without any reply.
-	Drop bool
-	// Truncate sends the status and headers with a Content-Length longer
-	// than Body, then Body, then closes the connection: a reset mid-body.
-	Truncate bool
-	// Stall sends the status and headers, then nothing more until the
-	// client gives up or the server is closed.
-	Stall bool
-}
-
-// Inject queues f. A request meets the first queued fault that matches it,
-// and each fault is met by Times requests.
-func (s *Server) Inject(f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	if f.Header != nil {
-		f.Header = f.Header.Clone()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
-
-// PendingFaults returns how many requests are still to meet a fault.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, f := range s.faults {
-		n += f.Times
-	}
-	return n
-}
-
-// nextFault takes one use of the first queued fault that r meets. The
-// caller holds mu.
-func (s *Server) nextFault(r Request) (Fault, bool) {
-	for i := range s.faults {
-		f := &s.faults[i]
-		if f.Match != nil && !f.Match(r) {
-			continue
-		}
-		met := *f
-		if f.Times--; f.Times <= 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-		}
-		return met, true
-	}
-	return Fault{}, false
-}
-
-// record keeps r, its body cut and copied so that the read buffer is not
-// kept with it.
-func (s *Server) record(r Request) Request {
-	r.Body = bytes.Clone(r.Body[:min(len(r.Body), MaxRecordedBody)])
-	s.requests.add(r)
-	return r
+// FastRetryPolicy is phlo.DefaultRetryPolicy with its shortest wait cut
+// to a millisecond: as many retries, of the same requests, with waits of
+// one or two milliseconds between them. A Retry-After the server sends is
+// still waited for, within the default policy's MaxDelay.
+func FastRetryPolicy() phlo.RetryPolicy {
+	p := phlo.DefaultRetryPolicy()
+	p.MinDelay = time.Millisecond
+	return p
 }
 
 const (

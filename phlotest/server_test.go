@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -636,17 +637,50 @@ func TestSign(t *testing.T) {
 	uri := "https://callbacks.example.com/plivo/events?x=1"
 	a, b := phlotest.Sign("token", "POST", uri, params), phlotest.Sign("token", "POST", uri, params)
 	assert.NotEqual(t, a.Get(callback.HeaderNonceV3), b.Get(callback.HeaderNonceV3))
-	assert.True(t, callback.ValidateV3("token", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
-	assert.False(t, callback.ValidateV3("other", uri, "POST", a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
+	assert.True(t, callback.ValidateV3("token", "POST", uri, a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
+	assert.False(t, callback.ValidateV3("other", "POST", uri, a.Get(callback.HeaderNonceV3), a.Get(callback.HeaderSignatureV3), params))
 }
 
-// TestCredentialsTheSDKRefuses: a server whose credentials make no client
-// says so, rather than handing out a client that cannot work.
+// TestCredentialsTheSDKRefuses: credentials the SDK refuses fail the
+// server when it is made, in the way of each constructor: Listen returns
+// the error, NewServer panics with it, Start fails the test.
 func TestCredentialsTheSDKRefuses(t *testing.T) {
 	t.Parallel()
-	srv := phlotest.NewServer(phlotest.WithCredentials("MA:colon", "token"))
-	defer srv.Close()
-	assert.Nil(t, srv.Client())
-	_, err := srv.NewClient()
+	bad := phlotest.WithCredentials("MA:colon", "token")
+	srv, err := phlotest.Listen("127.0.0.1:0", bad)
 	require.ErrorIs(t, err, phlo.ErrInvalidArgument)
+	assert.Nil(t, srv)
+	assert.Contains(t, err.Error(), "WithCredentials")
+
+	assert.PanicsWithError(t, err.Error(), func() { phlotest.NewServer(bad) })
+
+	ft := &fatalTB{TB: t}
+	ft.run(func() { phlotest.Start(ft, bad) })
+	assert.Contains(t, ft.fatal, "WithCredentials")
+}
+
+// fatalTB records the first Fatal call and ends the goroutine, as testing's
+// own does, so that a test can see another test helper fail.
+type fatalTB struct {
+	testing.TB
+	fatal string
+}
+
+func (f *fatalTB) Fatal(args ...any) {
+	f.fatal = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (f *fatalTB) Fatalf(format string, args ...any) { f.Fatal(fmt.Sprintf(format, args...)) }
+
+func (f *fatalTB) Helper() {}
+
+// run calls fn in a goroutine of its own, where Fatal can end it.
+func (f *fatalTB) run(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }

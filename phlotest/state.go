@@ -8,27 +8,12 @@ import (
 	"github.com/phlogo/phlo"
 )
 
-type phloState struct {
+// phloModel is a PHLO as the server keeps it.
+type phloModel struct {
 	name      string
 	createdOn time.Time
 	calls     map[string]*node[MemberState]       // multi-party call nodes
 	bridges   map[string]*node[BridgeMemberState] // conference bridge nodes
-}
-
-// call returns the PHLO's multi-party call nodeID, or nil; p may be nil.
-func (p *phloState) call(nodeID string) *node[MemberState] {
-	if p == nil {
-		return nil
-	}
-	return p.calls[nodeID]
-}
-
-// bridge returns the PHLO's conference bridge nodeID, or nil; p may be nil.
-func (p *phloState) bridge(nodeID string) *node[BridgeMemberState] {
-	if p == nil {
-		return nil
-	}
-	return p.bridges[nodeID]
 }
 
 // node is a node of a PHLO and the members in it, in the order they
@@ -37,19 +22,13 @@ type node[M addressed] struct {
 	name      string
 	createdOn time.Time
 	members   []*M
+	total     *int // the server's count of members in every node
 }
 
 // addressed is a member of either kind of node.
-type addressed interface{ address() string }
-
-// nodeIn returns nodes[nodeID], adding it with name if absent.
-func nodeIn[M addressed](nodes map[string]*node[M], nodeID, name string) *node[M] {
-	n := nodes[nodeID]
-	if n == nil {
-		n = &node[M]{name: name, createdOn: time.Now()}
-		nodes[nodeID] = n
-	}
-	return n
+type addressed interface {
+	MemberState | BridgeMemberState
+	address() string
 }
 
 // member returns the member at address, or nil; n may be nil.
@@ -65,6 +44,28 @@ func (n *node[M]) member(address string) *M {
 	return nil
 }
 
+// size returns how many members n has; n may be nil.
+func (n *node[M]) size() int {
+	if n == nil {
+		return 0
+	}
+	return len(n.members)
+}
+
+// add appends m; the caller has checked the caps.
+func (n *node[M]) add(m M) *M {
+	n.members = append(n.members, &m)
+	*n.total++
+	return &m
+}
+
+// remove takes the member at address out of the node.
+func (n *node[M]) remove(address string) {
+	before := len(n.members)
+	n.members = slices.DeleteFunc(n.members, func(m *M) bool { return (*m).address() == address })
+	*n.total -= before - len(n.members)
+}
+
 // state returns a copy of the member at address; false if there is none.
 func (n *node[M]) state(address string) (M, bool) {
 	if m := n.member(address); m != nil {
@@ -74,10 +75,10 @@ func (n *node[M]) state(address string) (M, bool) {
 	return zero, false
 }
 
-// states returns a copy of every member; n may be nil.
+// states returns a copy of every member, never nil; n may be nil.
 func (n *node[M]) states() []M {
 	if n == nil {
-		return nil
+		return []M{}
 	}
 	out := make([]M, len(n.members))
 	for i, m := range n.members {
@@ -86,38 +87,37 @@ func (n *node[M]) states() []M {
 	return out
 }
 
-// remove takes the member at address out of the node.
-func (n *node[M]) remove(address string) {
-	n.members = slices.DeleteFunc(n.members, func(m *M) bool { return (*m).address() == address })
-}
-
-// MemberState is a member of a multi-party call as the server sees it.
+// MemberState is a member of a multi-party call as the server sees it, and
+// as GET /__phlo/state shows it.
 type MemberState struct {
 	// Address is the member's phone number or SIP endpoint.
-	Address string
+	Address string `json:"address"`
 	// Role is the member's role in the call.
-	Role phlo.Role
+	Role phlo.Role `json:"role"`
 	// OnHold says the member is on hold.
-	OnHold bool
+	OnHold bool `json:"on_hold"`
 	// TransferringTo is the address this member is warm-transferring the
 	// call to, until resume_call or abort_transfer; empty otherwise.
-	TransferringTo string
+	TransferringTo string `json:"transferring_to"`
 }
 
 func (m MemberState) address() string { return m.Address }
 
 // BridgeMemberState is a member of a conference bridge as the server sees
-// it.
+// it, and as GET /__phlo/state shows it.
 type BridgeMemberState struct {
 	// Address is the member's phone number or SIP endpoint.
-	Address string
+	Address string `json:"address"`
 	// Muted says the others do not hear the member.
-	Muted bool
+	Muted bool `json:"muted"`
 }
 
 func (m BridgeMemberState) address() string { return m.Address }
 
 // AddPhlo adds a PHLO named name, or renames it if it exists.
+//
+// The methods that add to the model are the test's own and are not held to
+// the caps (MaxPhlos and the others), which bound what arrives on the wire.
 func (s *Server) AddPhlo(phloID, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,24 +129,29 @@ func (s *Server) AddPhlo(phloID, name string) {
 func (s *Server) AddNode(phloID, nodeID, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.callNode(phloID, nodeID).name = name
+	calls.node(s, phloID, nodeID).name = name
 }
 
 // AddMember puts a member into a multi-party call, creating the PHLO and the
 // node if absent. An empty role is RoleAgent. A member already in the call
 // takes the new role and comes off hold.
 func (s *Server) AddMember(phloID, nodeID, address string, role phlo.Role) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.putMember(calls.node(s, phloID, nodeID), address, role)
+}
+
+// putMember adds a call member or updates its role. The caller holds mu.
+func (s *Server) putMember(n *node[MemberState], address string, role phlo.Role) MemberState {
 	if role == "" {
 		role = phlo.RoleAgent
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.callNode(phloID, nodeID)
-	if m := n.member(address); m != nil {
-		m.Role, m.OnHold = role, false
-		return
+	m := n.member(address)
+	if m == nil {
+		m = n.add(MemberState{Address: address})
 	}
-	n.members = append(n.members, &MemberState{Address: address, Role: role})
+	m.Role, m.OnHold = role, false
+	return *m
 }
 
 // Member returns a member's state; false if the call has no such member,
@@ -154,14 +159,14 @@ func (s *Server) AddMember(phloID, nodeID, address string, role phlo.Role) {
 func (s *Server) Member(phloID, nodeID, address string) (MemberState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.phlos[phloID].call(nodeID).state(address)
+	return calls.find(s, phloID, nodeID).state(address)
 }
 
 // Members returns the members of a call in the order they joined.
 func (s *Server) Members(phloID, nodeID string) []MemberState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.phlos[phloID].call(nodeID).states()
+	return calls.find(s, phloID, nodeID).states()
 }
 
 // AddBridge adds a conference bridge node named name to a PHLO, creating
@@ -169,7 +174,7 @@ func (s *Server) Members(phloID, nodeID string) []MemberState {
 func (s *Server) AddBridge(phloID, nodeID, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bridgeNode(phloID, nodeID).name = name
+	bridges.node(s, phloID, nodeID).name = name
 }
 
 // AddBridgeMember puts a member into a conference bridge, creating the PHLO
@@ -177,12 +182,17 @@ func (s *Server) AddBridge(phloID, nodeID, name string) {
 func (s *Server) AddBridgeMember(phloID, nodeID, address string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.bridgeNode(phloID, nodeID)
-	if m := b.member(address); m != nil {
-		m.Muted = false
-		return
+	s.putBridgeMember(bridges.node(s, phloID, nodeID), address)
+}
+
+// putBridgeMember adds a bridge member or unmutes it. The caller holds mu.
+func (s *Server) putBridgeMember(b *node[BridgeMemberState], address string) BridgeMemberState {
+	m := b.member(address)
+	if m == nil {
+		m = b.add(BridgeMemberState{Address: address})
 	}
-	b.members = append(b.members, &BridgeMemberState{Address: address})
+	m.Muted = false
+	return *m
 }
 
 // BridgeMember returns a conference bridge member's state; false if the
@@ -190,7 +200,7 @@ func (s *Server) AddBridgeMember(phloID, nodeID, address string) {
 func (s *Server) BridgeMember(phloID, nodeID, address string) (BridgeMemberState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.phlos[phloID].bridge(nodeID).state(address)
+	return bridges.find(s, phloID, nodeID).state(address)
 }
 
 // BridgeMembers returns the members of a conference bridge in the order
@@ -198,7 +208,7 @@ func (s *Server) BridgeMember(phloID, nodeID, address string) (BridgeMemberState
 func (s *Server) BridgeMembers(phloID, nodeID string) []BridgeMemberState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.phlos[phloID].bridge(nodeID).states()
+	return bridges.find(s, phloID, nodeID).states()
 }
 
 // Run is a PHLO run the server started.
@@ -211,7 +221,7 @@ type Run struct {
 }
 
 // Runs returns the runs started for a PHLO, oldest first: those among the
-// newest MaxRuns (1,000).
+// newest MaxRuns (1,000) that fit in MaxRunBytes (16 MiB).
 func (s *Server) Runs(phloID string) []Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,11 +235,30 @@ func (s *Server) Runs(phloID string) []Run {
 	return out
 }
 
+// addRun keeps run, forgetting the oldest runs past MaxRuns or MaxRunBytes.
+// The caller holds mu.
+func (s *Server) addRun(run Run) {
+	s.runs = append(s.runs, run)
+	s.runBytes += runSize(run)
+	drop := 0
+	for len(s.runs)-drop > MaxRuns || s.runBytes > MaxRunBytes {
+		s.runBytes -= runSize(s.runs[drop])
+		drop++
+	}
+	if drop > 0 {
+		s.runs = append(s.runs[:0], s.runs[drop:]...)
+	}
+}
+
+// runSize is what a run costs against MaxRunBytes: its strings and payload,
+// and a little for the record itself.
+func runSize(r Run) int { return len(r.PhloID) + len(r.RunID) + len(r.Payload) + 64 }
+
 // phlo returns the PHLO, creating it. The caller holds mu.
-func (s *Server) phlo(phloID string) *phloState {
+func (s *Server) phlo(phloID string) *phloModel {
 	p := s.phlos[phloID]
 	if p == nil {
-		p = &phloState{
+		p = &phloModel{
 			name:      "PHLO " + phloID,
 			createdOn: time.Now(),
 			calls:     make(map[string]*node[MemberState]),
@@ -238,18 +267,6 @@ func (s *Server) phlo(phloID string) *phloState {
 		s.phlos[phloID] = p
 	}
 	return p
-}
-
-// callNode returns the multi-party call, creating it and its PHLO. The
-// caller holds mu.
-func (s *Server) callNode(phloID, nodeID string) *node[MemberState] {
-	return nodeIn(s.phlo(phloID).calls, nodeID, "Multi-Party Call "+nodeID)
-}
-
-// bridgeNode returns the conference bridge, creating it and its PHLO. The
-// caller holds mu.
-func (s *Server) bridgeNode(phloID, nodeID string) *node[BridgeMemberState] {
-	return nodeIn(s.phlo(phloID).bridges, nodeID, "Conference Bridge "+nodeID)
 }
 
 // hangUp takes a member out of a call, and cancels a warm transfer towards
@@ -261,4 +278,15 @@ func hangUp(n *node[MemberState], address string) {
 			m.TransferringTo = ""
 		}
 	}
+}
+
+// dropRuns forgets the runs of a PHLO. The caller holds mu.
+func (s *Server) dropRuns(phloID string) {
+	s.runs = slices.DeleteFunc(s.runs, func(r Run) bool {
+		if r.PhloID == phloID {
+			s.runBytes -= runSize(r)
+			return true
+		}
+		return false
+	})
 }

@@ -3,20 +3,26 @@
 //
 //	phlo member hold|unhold|hangup|resume-call|voicemail-drop|abort-transfer --phlo ID --node ID ADDRESS
 //	phlo call|warm-transfer|cold-transfer --phlo ID --node ID --trigger-source A --to B [--role R]
-//	phlo run --phlo ID [key=value]...
+//	phlo run --phlo ID [key=value | key:=JSON]...
 //	phlo get phlo --phlo ID
 //	phlo get node --phlo ID --node ID
 //	phlo get run --phlo ID RUN_ID
 //	phlo bridge mute|unmute|hangup --phlo ID --node ID ADDRESS
 //	phlo get bridge --phlo ID --node ID
-//	phlo serve [--addr 127.0.0.1:8089] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--bridge-member PHLO/NODE/ADDRESS]... [--phlo ID[=NAME]]...
+//	phlo serve [--addr 127.0.0.1:8089] [--seed FILE] [--quiet] [--member PHLO/NODE/ADDRESS[/ROLE]]... [--bridge-member PHLO/NODE/ADDRESS]... [--phlo ID[=NAME]]...
 //	phlo version
 //
 // Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN; --base-url (or
 // PHLO_BASE_URL) points the commands at another runner, such as
-// "phlo serve". A result is printed as JSON on stdout; a failure is one line
-// on stderr and exit status 1 (2 for a usage error). Every command takes
-// --help, which prints its usage on stdout.
+// "phlo serve", and --insecure-http allows plain HTTP to one on another
+// host. A result is printed as JSON on stdout; a failure is one line on
+// stderr and exit status 1 (2 for a usage error), naming the flag or
+// environment variable at fault. Every command takes --help, which prints
+// its usage on stdout.
+//
+// Each command is one row of the table in commands.go, as cmd/go's are:
+// its usage line, its flags and a named run function; the help text is
+// made from the table.
 package main
 
 import (
@@ -28,16 +34,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 	"unicode"
 	"unicode/utf16"
-
-	"github.com/phlogo/phlo"
-	"github.com/phlogo/phlo/phlotest"
 )
 
 func main() {
@@ -77,186 +79,16 @@ func oneLine(s string) string {
 	}), " ")
 }
 
+// cli is the program's world: where it writes and what it reads.
 type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
 
-// command is one entry of the command table: its name (one or two words),
-// what it takes, and setup, which defines its own flags and returns what
-// runs it. A non-nil result is printed as JSON.
-type command struct {
-	name    string
-	args    string // the positional arguments, for the synopsis
-	summary string
-	nargs   [2]int // the least and the most positional arguments; -1: any
-	// client commands take --base-url and --timeout, and need --phlo;
-	// node ones need --node too.
-	client, node bool
-	setup        func(fs *flag.FlagSet, in *invocation) func(context.Context) (any, error)
-}
-
-// invocation is one run of a command: its shared flags and arguments.
-type invocation struct {
-	cli             *cli
-	args            []string
-	baseURL, phloID string
-	nodeID          string
-	timeout         time.Duration
-}
-
-var commands []command
-
-// memberAction is a command that acts on one member of a node: it takes
-// the member's address and no flags of its own.
-type memberAction[M any] struct {
-	name string
-	act  func(M, context.Context) (*phlo.ActionResponse, error)
-	what string
-}
-
-// memberCommands makes a command "group NAME ADDRESS" of each action, on the
-// member that member finds from the client and the invocation.
-func memberCommands[M any](group string, member func(*phlo.RestClient, *invocation) M, actions ...memberAction[M]) []command {
-	var out []command
-	for _, a := range actions {
-		out = append(out, command{
-			name: group + " " + a.name, args: "ADDRESS", summary: a.what, nargs: [2]int{1, 1}, client: true, node: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) { return a.act(member(c, in), ctx) })
-				}
-			},
-		})
-	}
-	return out
-}
-
-func init() {
-	commands = append(commands, memberCommands("member",
-		func(c *phlo.RestClient, in *invocation) *phlo.Member {
-			return c.Phlo(in.phloID).MultiPartyCall(in.nodeID).Member(in.args[0])
-		},
-		memberAction[*phlo.Member]{"hold", (*phlo.Member).Hold, "put the member on hold"},
-		memberAction[*phlo.Member]{"unhold", (*phlo.Member).Unhold, "take the member off hold"},
-		memberAction[*phlo.Member]{"hangup", (*phlo.Member).Hangup, "disconnect the member from the call"},
-		memberAction[*phlo.Member]{"resume-call", (*phlo.Member).ResumeCall, "complete the warm transfer the member started"},
-		memberAction[*phlo.Member]{"voicemail-drop", (*phlo.Member).VoicemailDrop, "drop the agent's voicemail to the member"},
-		memberAction[*phlo.Member]{"abort-transfer", (*phlo.Member).AbortTransfer, "cancel the transfer the member started"},
-	)...)
-	callActions := []struct {
-		name string
-		act  func(*phlo.MultiPartyCall, context.Context, phlo.CallParams) (*phlo.ActionResponse, error)
-		what string
-	}{
-		{"call", (*phlo.MultiPartyCall).Call, "dial --to and add them to the call"},
-		{"warm-transfer", (*phlo.MultiPartyCall).WarmTransfer, "transfer the call from --trigger-source to --to, who talk first"},
-		{"cold-transfer", (*phlo.MultiPartyCall).ColdTransfer, "connect the member to --to; --trigger-source drops out"},
-	}
-	for _, a := range callActions {
-		commands = append(commands, command{
-			name: a.name, summary: a.what, client: true, node: true,
-			setup: func(fs *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				var p phlo.CallParams
-				var role string
-				fs.StringVar(&p.TriggerSource, "trigger-source", "", "number or SIP endpoint of the member who triggers it (required)")
-				fs.StringVar(&p.To, "to", "", "number or SIP endpoint to dial (required)")
-				fs.StringVar(&role, "role", "agent", "role of the member dialled: agent, customer or supervisor")
-				return func(ctx context.Context) (any, error) {
-					p.Role = phlo.Role(role)
-					return in.call(func(c *phlo.RestClient) (any, error) {
-						return a.act(c.Phlo(in.phloID).MultiPartyCall(in.nodeID), ctx, p)
-					})
-				}
-			},
-		})
-	}
-	commands = append(commands, memberCommands("bridge",
-		func(c *phlo.RestClient, in *invocation) *phlo.BridgeMember {
-			return c.Phlo(in.phloID).ConferenceBridge(in.nodeID).Member(in.args[0])
-		},
-		memberAction[*phlo.BridgeMember]{"mute", (*phlo.BridgeMember).Mute, "mute the conference bridge's member"},
-		memberAction[*phlo.BridgeMember]{"unmute", (*phlo.BridgeMember).Unmute, "unmute the conference bridge's member"},
-		memberAction[*phlo.BridgeMember]{"hangup", (*phlo.BridgeMember).Hangup, "disconnect the member from the conference bridge"},
-	)...)
-	commands = append(commands,
-		command{
-			name: "run", args: "[key=value]...", summary: "run the PHLO with a payload of string values", nargs: [2]int{0, -1}, client: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					payload := make(map[string]any, len(in.args))
-					for _, kv := range in.args {
-						k, v, ok := strings.Cut(kv, "=")
-						if !ok || k == "" {
-							fmt.Fprintf(in.cli.stderr, "phlo run: %q is not key=value\n", kv)
-							return nil, errUsage
-						}
-						payload[k] = v
-					}
-					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).Run(ctx, payload) })
-				}
-			},
-		},
-		command{
-			name: "get phlo", summary: "print the PHLO's details", client: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).Get(ctx) })
-				}
-			},
-		},
-		command{
-			name: "get node", summary: "print the multi-party call node's details", client: true, node: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).MultiPartyCall(in.nodeID).Get(ctx) })
-				}
-			},
-		},
-		command{
-			name: "get bridge", summary: "print the conference bridge node's details", client: true, node: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) { return c.Phlo(in.phloID).ConferenceBridge(in.nodeID).Get(ctx) })
-				}
-			},
-		},
-		command{
-			name: "get run", args: "RUN_ID", summary: "print a run of the PHLO, every field the runner sent", nargs: [2]int{1, 1}, client: true,
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(ctx context.Context) (any, error) {
-					return in.call(func(c *phlo.RestClient) (any, error) {
-						r, err := c.Phlo(in.phloID).GetRun(ctx, in.args[0])
-						if err != nil {
-							return nil, err
-						}
-						return r.Raw, nil
-					})
-				}
-			},
-		},
-		command{
-			name: "serve", summary: "run a fake PHLO runner until interrupted",
-			setup: setupServe,
-		},
-		command{
-			name: "version", summary: "print the version",
-			setup: func(_ *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-				return func(context.Context) (any, error) {
-					fmt.Fprintln(in.cli.stdout, versionLine())
-					return nil, nil
-				}
-			},
-		},
-	)
-}
-
-func versionLine() string {
-	return "phlo " + phlo.Version + " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
-}
-
 func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" || s == "help" }
 
+// dispatch finds the command args name in the table and runs it; a group's
+// name alone ("phlo get") or a name not in the table prints the usage.
 func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, c.usage(""))
@@ -267,11 +99,10 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		fmt.Fprint(c.stdout, c.usage(""))
 		return nil
 	case args[0] == "--version" || args[0] == "-version":
-		fmt.Fprintln(c.stdout, versionLine())
-		return nil
+		return c.runCommand(ctx, cmdVersion, nil)
 	}
 	for _, cmd := range commands {
-		words := strings.Fields(cmd.name)
+		words := strings.Fields(cmd.name())
 		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
 			return c.runCommand(ctx, cmd, args[len(words):])
 		}
@@ -297,10 +128,10 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 func (c *cli) usage(group string) string {
 	var b strings.Builder
 	for _, cmd := range commands {
-		if group != "" && !strings.HasPrefix(cmd.name+" ", group+" ") {
+		if group != "" && !strings.HasPrefix(cmd.name()+" ", group+" ") {
 			continue
 		}
-		fmt.Fprintf(&b, "  phlo %-22s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(&b, "  phlo %-22s %s\n", cmd.name(), cmd.short)
 	}
 	if b.Len() == 0 {
 		return ""
@@ -309,7 +140,8 @@ func (c *cli) usage(group string) string {
 	tail := `
 Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN. Commands that call
 the runner take --phlo, --base-url (default $PHLO_BASE_URL, else the Plivo
-runner) and --timeout. Run "phlo COMMAND --help" for a command's flags.
+runner), --insecure-http and --timeout. Run "phlo COMMAND --help" for a
+command's flags.
 `
 	if group != "" {
 		head, tail = "Usage:\n", "\nRun \"phlo "+group+" COMMAND --help\" for a command's flags.\n"
@@ -318,31 +150,18 @@ runner) and --timeout. Run "phlo COMMAND --help" for a command's flags.
 }
 
 // runCommand parses a command's flags, which may come before or after its
-// positional arguments, checks them, and runs it.
-func (c *cli) runCommand(ctx context.Context, cmd command, args []string) error {
-	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	in := &invocation{cli: c}
-	if cmd.client {
-		fs.StringVar(&in.baseURL, "base-url", c.getenv(phlo.EnvBaseURL), "runner base URL (default $PHLO_BASE_URL, else "+phlo.DefaultBaseURL+")")
-		fs.DurationVar(&in.timeout, "timeout", phlo.DefaultTimeout, "bound on the whole call, retries included")
-		fs.StringVar(&in.phloID, "phlo", "", "PHLO ID (required)")
-		if cmd.node {
-			fs.StringVar(&in.nodeID, "node", "", "node ID (required)")
-		}
-	}
-	runIt := cmd.setup(fs, in)
+// positional arguments, checks them, runs the command and prints its result.
+func (c *cli) runCommand(ctx context.Context, cmd *command, args []string) error {
+	in := newInvocation(c, cmd)
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := in.flags.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				c.commandHelp(cmd, fs)
+				c.commandHelp(in)
 				return nil
 			}
-			fmt.Fprintf(c.stderr, "phlo %s: %v\nRun \"phlo %s --help\" for usage.\n", cmd.name, err, cmd.name)
-			return errUsage
+			return in.usageError("%s", doubleDash(err.Error()))
 		}
-		args = fs.Args()
+		args = in.flags.Args()
 		if len(args) == 0 {
 			break
 		}
@@ -353,55 +172,45 @@ func (c *cli) runCommand(ctx context.Context, cmd command, args []string) error 
 		in.args = append(in.args, args[0])
 		args = args[1:]
 	}
-	problem := ""
-	switch n := len(in.args); {
-	case n < cmd.nargs[0] || (cmd.nargs[1] >= 0 && n > cmd.nargs[1]):
-		problem = "wrong number of arguments"
-	case cmd.client && in.phloID == "":
-		problem = "--phlo is required"
-	case cmd.node && in.nodeID == "":
-		problem = "--node is required"
+	if err := in.check(); err != nil {
+		return err
 	}
-	if problem != "" {
-		fmt.Fprintf(c.stderr, "phlo %s: %s\nRun \"phlo %s --help\" for usage.\n", cmd.name, problem, cmd.name)
-		return errUsage
-	}
-	out, err := runIt(ctx)
+	out, err := in.start(ctx)
 	if err != nil || out == nil {
 		return err
 	}
 	return c.print(out)
 }
 
-// commandHelp prints a command's usage and flags on stdout.
-func (c *cli) commandHelp(cmd command, fs *flag.FlagSet) {
-	synopsis := "phlo " + cmd.name
-	if cmd.client {
-		synopsis += " --phlo ID"
-	}
-	if cmd.node {
-		synopsis += " --node ID"
-	}
-	synopsis += " [flags]"
-	if cmd.args != "" {
-		synopsis += " " + cmd.args
-	}
-	fmt.Fprintf(c.stdout, "Usage: %s\n\n%s.\n\nFlags:\n", synopsis, strings.ToUpper(cmd.summary[:1])+cmd.summary[1:])
-	fs.SetOutput(c.stdout)
-	fs.PrintDefaults()
+// flagName matches the flag names in the flag package's messages, which
+// spell them with one dash.
+var flagName = regexp.MustCompile(`(: |flag |for )-([[:alpha:]])`)
+
+// doubleDash spells the flags in a message of the flag package as this
+// command's help does, "--timeout".
+func doubleDash(msg string) string {
+	return flagName.ReplaceAllString(msg, "$1--$2")
 }
 
-// call builds the client from the environment and the flags, and calls f.
-func (in *invocation) call(f func(*phlo.RestClient) (any, error)) (any, error) {
-	opts := []phlo.Option{phlo.WithTimeout(in.timeout), phlo.WithUserAgent("phlo-cli/" + phlo.Version)}
-	if in.baseURL != "" {
-		opts = append(opts, phlo.WithBaseURL(in.baseURL))
+// commandHelp prints a command's usage and flags on stdout.
+func (c *cli) commandHelp(in *invocation) {
+	cmd := in.cmd
+	fmt.Fprintf(c.stdout, "Usage: phlo %s\n\n%s.\n", cmd.usage, strings.ToUpper(cmd.short[:1])+cmd.short[1:])
+	if cmd.long != "" {
+		fmt.Fprintf(c.stdout, "\n%s\n", cmd.long)
 	}
-	client, err := phlo.NewRestClient(in.cli.getenv(phlo.EnvAuthID), in.cli.getenv(phlo.EnvAuthToken), opts...)
-	if err != nil {
-		return nil, err
-	}
-	return f(client)
+	first := true
+	in.flags.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprint(c.stdout, "\nFlags:\n")
+			first = false
+		}
+		kind, usage := flag.UnquoteUsage(f)
+		if f.DefValue != "" && f.DefValue != "false" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(c.stdout, "  --%s\n    \t%s\n", strings.TrimSpace(f.Name+" "+kind), usage)
+	})
 }
 
 // print writes v as indented JSON. encoding/json escapes the C0 controls;
@@ -428,111 +237,4 @@ func (c *cli) print(v any) error {
 	b.WriteByte('\n')
 	_, err = io.WriteString(c.stdout, b.String())
 	return err
-}
-
-// repeated collects a flag given more than once.
-type repeated []string
-
-// String shows the values given so far, for flag's help.
-func (m *repeated) String() string { return strings.Join(*m, ",") }
-
-// Set adds one value.
-func (m *repeated) Set(v string) error { *m = append(*m, v); return nil }
-
-func setupServe(fs *flag.FlagSet, in *invocation) func(context.Context) (any, error) {
-	c := in.cli
-	addr := fs.String("addr", "127.0.0.1:8089", "address to listen on; \":PORT\" or \"0.0.0.0:PORT\" listens beyond loopback, as a container must")
-	authID := fs.String("auth-id", c.getenv(phlo.EnvAuthID), "auth ID to accept (default $PLIVO_AUTH_ID, else generated)")
-	authToken := fs.String("auth-token", c.getenv(phlo.EnvAuthToken), "auth token to accept (default $PLIVO_AUTH_TOKEN, else generated)")
-	var seed, bridgeSeed, phlos repeated
-	fs.Var(&seed, "member", "put a member in a call, PHLO/NODE/ADDRESS[/ROLE]; may be repeated")
-	fs.Var(&bridgeSeed, "bridge-member", "put a member in a conference bridge, PHLO/NODE/ADDRESS; may be repeated")
-	fs.Var(&phlos, "phlo", "add a PHLO with no call, ID[=NAME], to run; may be repeated")
-	return func(ctx context.Context) (any, error) {
-		type member struct {
-			phloID, nodeID, address string
-			role                    phlo.Role
-		}
-		var parsed []member
-		for _, s := range seed {
-			parts := strings.Split(s, "/")
-			if len(parts) < 3 || parts[0] == "" || parts[1] == "" {
-				fmt.Fprintf(c.stderr, "phlo serve: --member %q is not PHLO/NODE/ADDRESS[/ROLE]\n", s)
-				return nil, errUsage
-			}
-			m := member{phloID: parts[0], nodeID: parts[1], role: phlo.RoleAgent}
-			rest := parts[2:]
-			if len(rest) > 1 {
-				switch r := phlo.Role(rest[len(rest)-1]); r {
-				case phlo.RoleAgent, phlo.RoleCustomer, phlo.RoleSupervisor:
-					m.role, rest = r, rest[:len(rest)-1]
-				}
-			}
-			m.address = strings.Join(rest, "/")
-			if m.address == "" {
-				fmt.Fprintf(c.stderr, "phlo serve: --member %q has no address\n", s)
-				return nil, errUsage
-			}
-			parsed = append(parsed, m)
-		}
-		type bridgeMember struct{ phloID, nodeID, address string }
-		var bridged []bridgeMember
-		for _, s := range bridgeSeed {
-			parts := strings.SplitN(s, "/", 3)
-			if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-				fmt.Fprintf(c.stderr, "phlo serve: --bridge-member %q is not PHLO/NODE/ADDRESS\n", s)
-				return nil, errUsage
-			}
-			bridged = append(bridged, bridgeMember{parts[0], parts[1], parts[2]})
-		}
-		for _, p := range phlos {
-			if id, _, _ := strings.Cut(p, "="); id == "" {
-				fmt.Fprintf(c.stderr, "phlo serve: --phlo %q has no ID\n", p)
-				return nil, errUsage
-			}
-		}
-
-		srv, err := phlotest.Listen(*addr, phlotest.WithCredentials(*authID, *authToken))
-		if err != nil {
-			return nil, err
-		}
-		defer srv.Close()
-		for _, p := range phlos {
-			id, name, _ := strings.Cut(p, "=")
-			if name == "" {
-				name = "PHLO " + id
-			}
-			srv.AddPhlo(id, name)
-		}
-		for _, m := range parsed {
-			srv.AddMember(m.phloID, m.nodeID, m.address, m.role)
-		}
-		for _, m := range bridged {
-			srv.AddBridgeMember(m.phloID, m.nodeID, m.address)
-		}
-		if !srv.LoopbackOnly() {
-			fmt.Fprintf(c.stderr, "phlo serve: warning: listening on %s, beyond loopback: anyone who reaches this host can use the fake runner. "+
-				"Other containers reach it at http://HOST:PORT with phlo.WithInsecureHTTP().\n", *addr)
-		}
-		fmt.Fprintf(c.stdout, "fake PHLO runner listening on %s\n", srv.URL)
-		fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvBaseURL, srv.URL)
-		if *authID == "" {
-			fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthID, srv.AuthID)
-		}
-		if *authToken == "" {
-			// Only credentials this fake made up are printed; given ones never are.
-			fmt.Fprintf(c.stdout, "  export %s=%s\n", phlo.EnvAuthToken, srv.AuthToken)
-		}
-		for _, p := range phlos {
-			fmt.Fprintf(c.stdout, "  PHLO %s\n", p)
-		}
-		for _, m := range parsed {
-			fmt.Fprintf(c.stdout, "  member %s in %s/%s as %s\n", m.address, m.phloID, m.nodeID, m.role)
-		}
-		for _, m := range bridged {
-			fmt.Fprintf(c.stdout, "  member %s in the conference bridge %s/%s\n", m.address, m.phloID, m.nodeID)
-		}
-		<-ctx.Done()
-		return nil, nil
-	}
 }

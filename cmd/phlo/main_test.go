@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,7 +22,16 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	os.Exit(func() int {
+		stop := network.start()
+		code := m.Run()
+		stop()
+		if err := goleak.Find(); code == 0 && err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: leaked goroutines:", err)
+			return 1
+		}
+		return code
+	}())
 }
 
 type syncBuffer struct {
@@ -44,25 +55,7 @@ func (s *syncBuffer) String() string {
 // that points the other commands at it.
 func serve(t *testing.T, args ...string) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &out, &errOut, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		assert.Equal(t, 0, <-done)
-	})
-	env := map[string]string{}
-	re := regexp.MustCompile(`export (\w+)=(\S+)`)
-	for len(env) < 3 {
-		for _, m := range re.FindAllStringSubmatch(out.String(), -1) {
-			env[m[1]] = m[2]
-		}
-		require.Empty(t, errOut.String())
-		time.Sleep(time.Millisecond)
-	}
+	env, _ := serveLogged(t, args...)
 	return env
 }
 
@@ -183,13 +176,21 @@ func TestUsageErrors(t *testing.T) {
 func TestHelpOnEveryCommand(t *testing.T) {
 	all := [][]string{{"--help"}, {"-h"}, {"help"}, {"member", "--help"}, {"get", "--help"}, {"get", "-h"}}
 	for _, cmd := range commands {
-		all = append(all, append(strings.Fields(cmd.name), "--help"))
+		all = append(all, append(strings.Fields(cmd.name()), "--help"))
 	}
 	for _, args := range all {
 		code, out, errOut := phloCmd(nil, args...)
 		assert.Equal(t, 0, code, "%v", args)
 		assert.Contains(t, out, "Usage", "%v", args)
 		assert.Empty(t, errOut, "%v", args)
+	}
+	// The help shows no value from the environment: a credential would be
+	// printed.
+	secrets := map[string]string{"PLIVO_AUTH_ID": "MASECRETSECRETSECRET", "PLIVO_AUTH_TOKEN": "secret-token", "PHLO_BASE_URL": "https://secret.example"}
+	for _, args := range all {
+		_, out, _ := phloCmd(secrets, args...)
+		assert.NotContains(t, out, "secret", "%v", args)
+		assert.NotContains(t, out, "SECRET", "%v", args)
 	}
 	_, out, _ := phloCmd(nil, "get", "run", "--help")
 	assert.Contains(t, out, "Usage: phlo get run --phlo ID [flags] RUN_ID")
