@@ -3,6 +3,7 @@ package phlo_test
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,7 +81,10 @@ func checkChangelogSection(t *testing.T, s *changelogSection, top bool) {
 	if len(s.subsections) == 0 && s.version != "" {
 		t.Errorf("CHANGELOG.md:%d: %s lists nothing", s.line, s.title)
 	}
-	for _, sub := range s.subsections {
+	for i, sub := range s.subsections {
+		if slices.Contains(s.subsections[:i], sub) {
+			t.Errorf("CHANGELOG.md:%d: %s has two %q subsections: add to the first", s.line, s.title, sub)
+		}
 		if !changelogSubtypes[sub] {
 			t.Errorf("CHANGELOG.md:%d: %s has a %q subsection; Keep a Changelog's are Added, Changed, Deprecated, Removed, Fixed and Security", s.line, s.title, sub)
 		}

@@ -15,7 +15,9 @@
 // per attempt: neither the SDK nor net/http below it sends a request again
 // unless the retry policy says it may. Every failure is an error to inspect
 // with errors.As (*APIError, *ArgumentError) and errors.Is (ErrNotFound and
-// the other sentinels, context.Canceled, context.DeadlineExceeded). No
+// the other sentinels, context.Canceled, context.DeadlineExceeded), and
+// says whether the runner may have acted: ErrNotSent, ErrOutcomeUnknown, or
+// an *APIError whose status says it did not. No
 // error, log record or printed value shows a credential, whatever a server
 // sends back.
 //

@@ -125,6 +125,8 @@ func wireCases() []wireCase {
 			class: phlo.ErrNotSent, resend: always},
 		{name: "first write fails", server: func(s *outcomeServer) { s.resetFirst = true },
 			class: phlo.ErrNotSent, resend: always},
+		{name: "preface write fails", h2: true, server: func(s *outcomeServer) { s.resetAfterHandshake = true },
+			class: phlo.ErrNotSent, resend: always},
 		// Over HTTP/2 the server shuts the connection during the TLS
 		// handshake: nothing of the request was sent.
 		{name: "reset before the server reads", server: onAccept(resetConn),
@@ -244,6 +246,10 @@ type outcomeServer struct {
 	// client writes anything: the client's first write fails.
 	resetFirst bool
 	wasReset   chan struct{}
+	// resetAfterHandshake resets each connection once the TLS handshake
+	// is done, before the client writes the HTTP/2 preface.
+	resetAfterHandshake bool
+	conns               sync.Map // remote address: the server's side of each connection
 	// configure, if set, changes the server before it starts.
 	configure func(*http.Server)
 	// tweak, if set, changes the client's transport.
@@ -265,8 +271,11 @@ func rawConn(r *http.Request) net.Conn {
 	return c
 }
 
-// resetConn closes c with a TCP reset.
+// resetConn closes c, or the TCP connection under it, with a reset.
 func resetConn(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close()
 }
@@ -324,6 +333,13 @@ func newOutcomeServer(t *testing.T, h2 bool, setup func(*outcomeServer)) *outcom
 		return context.WithValue(ctx, connKey{}, c)
 	}
 	s.Config.ErrorLog = discardLog
+	if s.resetAfterHandshake {
+		s.Config.ConnState = func(c net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.conns.Store(c.RemoteAddr().String(), c)
+			}
+		}
+	}
 	if s.configure != nil {
 		s.configure(s.Config)
 	}
@@ -363,6 +379,9 @@ func (s *outcomeServer) client(t *testing.T, opts ...phlo.Option) (*phlo.RestCli
 	if s.resetFirst {
 		tr.DialContext = s.dialAfterReset(tr.DialContext)
 	}
+	if s.resetAfterHandshake {
+		tr.DialTLSContext = s.handshakeThenReset(tr.TLSClientConfig)
+	}
 	if s.tweak != nil {
 		s.tweak(tr)
 	}
@@ -401,6 +420,42 @@ func (s *outcomeServer) dialAfterReset(dial func(context.Context, string, string
 		c.Read(make([]byte, 1))
 		c.SetReadDeadline(time.Time{})
 		return c, nil
+	}
+}
+
+// handshakeThenReset dials and completes the TLS handshake, offering
+// HTTP/2, then has the server reset the connection and waits for the reset
+// to arrive, so that the client's first write, its HTTP/2 preface, fails.
+func (s *outcomeServer) handshakeThenReset(cfg *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		raw, err := new(net.Dialer).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg := cfg.Clone()
+		cfg.NextProtos = []string{"h2"}
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		server, ok := s.conns.Load(raw.LocalAddr().String())
+		if !ok {
+			raw.Close()
+			return nil, errors.New("the server has no such connection")
+		}
+		resetConn(server.(net.Conn))
+		// Read what the server sent after the handshake (a session
+		// ticket) until the reset is in.
+		raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for buf := make([]byte, 512); ; {
+			if _, err := raw.Read(buf); err != nil {
+				break
+			}
+		}
+		raw.SetReadDeadline(time.Time{})
+		return tc, nil
 	}
 }
 
@@ -479,33 +534,43 @@ func TestOutcomeWaitingForAPooledConnection(t *testing.T) {
 // TestOutcomeKeepAliveClosedOnReuse: a server that resets each connection
 // once it has answered, as a load balancer drops an idle one, before the
 // client sends its next request. A call that takes the dead pooled
-// connection fails before it is written and goes out again on a fresh one:
-// every call reaches the server exactly once and succeeds.
+// connection fails before it is written (over HTTP/2, its first frame) and
+// goes out again on a fresh one: every call reaches the server exactly
+// once and succeeds.
 func TestOutcomeKeepAliveClosedOnReuse(t *testing.T) {
 	t.Parallel()
-	for _, kind := range wireKinds {
-		t.Run(kind.name, func(t *testing.T) {
-			t.Parallel()
-			reset := make(chan struct{}, 1)
-			s := newOutcomeServer(t, false, func(s *outcomeServer) {
-				s.configure = func(hs *http.Server) {
-					hs.ConnState = func(c net.Conn, st http.ConnState) {
-						if st == http.StateIdle {
-							resetConn(c)
-							reset <- struct{}{}
+	for _, h2 := range []bool{false, true} {
+		for _, kind := range wireKinds {
+			t.Run(fmt.Sprintf("h2=%v/%s", h2, kind.name), func(t *testing.T) {
+				t.Parallel()
+				var mu sync.Mutex
+				var conns []net.Conn
+				s := newOutcomeServer(t, h2, func(s *outcomeServer) {
+					s.configure = func(hs *http.Server) {
+						hs.ConnState = func(c net.Conn, st http.ConnState) {
+							if st == http.StateNew {
+								mu.Lock()
+								conns = append(conns, c)
+								mu.Unlock()
+							}
 						}
 					}
+				})
+				c, attempts := s.client(t)
+				const calls = 30
+				for i := range calls {
+					require.NoError(t, kind.call(context.Background(), c), "call %d", i)
+					mu.Lock()
+					for _, conn := range conns {
+						resetConn(conn) // the connection in the pool is dead
+					}
+					conns = nil
+					mu.Unlock()
 				}
+				assert.Equal(t, int64(calls), s.received.Load(), "each call reached the server once")
+				t.Logf("%d attempts for %d calls", attempts(), calls)
 			})
-			c, attempts := s.client(t)
-			const calls = 30
-			for i := range calls {
-				require.NoError(t, kind.call(context.Background(), c), "call %d", i)
-				<-reset // the connection in the pool is dead
-			}
-			assert.Equal(t, int64(calls), s.received.Load(), "each call reached the server once")
-			t.Logf("%d attempts for %d calls", attempts(), calls)
-		})
+		}
 	}
 }
 
@@ -677,4 +742,58 @@ func TestOutcomeProxyRefusedTheTunnel(t *testing.T) {
 		assert.Equal(t, 1+outcomePolicy.MaxRetries, attempts(), kind.name)
 	}
 	assert.Zero(t, runner.received.Load(), "the runner received a request")
+}
+
+// TestOutcomeOverAttempts: a call attempted several times may have acted
+// if any attempt may have arrived; otherwise its last attempt answers.
+func TestOutcomeOverAttempts(t *testing.T) {
+	t.Parallel()
+	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	status := func(code int, retryAfter string) func() (*http.Response, error) {
+		return func() (*http.Response, error) {
+			resp := jsonResponse(code, `{"api_id":"a","error":"e"}`)
+			if retryAfter != "" {
+				resp.Header.Set("Retry-After", retryAfter)
+			}
+			return resp, nil
+		}
+	}
+	refused := func() (*http.Response, error) { return nil, dialErr }
+	for _, tc := range []struct {
+		name     string
+		replies  []func() (*http.Response, error)
+		class    error // nil: an *APIError that matches neither
+		status   int
+		attempts int
+	}{
+		{"502 then refused", []func() (*http.Response, error){status(502, ""), refused, refused}, phlo.ErrOutcomeUnknown, 0, 3},
+		{"503 then a long 429", []func() (*http.Response, error){status(503, ""), status(429, "3600")}, phlo.ErrOutcomeUnknown, 429, 2},
+		{"429 then refused", []func() (*http.Response, error){status(429, ""), refused, refused}, phlo.ErrNotSent, 0, 3},
+		{"refused then 400", []func() (*http.Response, error){refused, status(400, "")}, nil, 400, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{reply: func(n int, _ *http.Request) (*http.Response, error) { return tc.replies[n-1]() }}
+			c := mockClientFunc(t, rec, phlo.WithRetryPolicy(outcomePolicy))
+			err := wireKinds[1].call(context.Background(), c) // hold: idempotent
+			require.Len(t, rec.all(), tc.attempts)
+			notSent, unknown := errors.Is(err, phlo.ErrNotSent), errors.Is(err, phlo.ErrOutcomeUnknown)
+			require.False(t, notSent && unknown, "%v", err)
+			if tc.class == nil {
+				require.False(t, notSent || unknown, "%v", err)
+			} else {
+				require.ErrorIs(t, err, tc.class)
+			}
+			var apiErr *phlo.APIError
+			if tc.status == 0 {
+				var opErr *net.OpError
+				require.ErrorAs(t, err, &opErr, "the last attempt's error is kept")
+				assert.Contains(t, err.Error(), fmt.Sprintf("after %d attempts", tc.attempts))
+				return
+			}
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, tc.attempts, apiErr.Attempts)
+		})
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
@@ -37,8 +36,9 @@ type Request struct {
 	Body any
 	// Idempotent says that sending the request twice leaves the runner as
 	// sending it once would, so that it may be sent again after it may have
-	// reached the server: on 502, 503, 504 and transport errors. GETs always
-	// are.
+	// reached the server: after a 502, 503 or 504, or a failure once it was
+	// written. GETs always are. A request that provably never reached the
+	// runner ([ErrNotSent]) is sent again whatever this says.
 	Idempotent bool
 }
 
@@ -47,7 +47,9 @@ type Request struct {
 // "error" field, is an [*APIError]; a successful reply that is empty or not
 // a JSON object (the runner always sends one), or whose "api_id" or "error"
 // is not a string, matches [ErrInvalidResponse], whether out is nil or not:
-// the rule every wrapped action follows.
+// the rule every wrapped action follows. As for every action, the error
+// says whether the runner may have acted: see [ErrNotSent] and
+// [ErrOutcomeUnknown].
 func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
 	switch {
 	case c == nil || c.creds == nil:
@@ -137,17 +139,17 @@ func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
 	}
 	// Each attempt has its own trace: an HTTP/2 stream may report its
 	// last write after RoundTrip returned.
-	w := newWire()
-	req, body, err := c.newRequest(httptrace.WithClientTrace(ctx, &w.trace), r)
+	actx, w := traced(ctx)
+	req, body, err := c.newRequest(actx, r)
 	if err != nil {
 		return err
 	}
 	idempotent := r.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			w = newWire()
+			actx, w = traced(ctx)
 			// The transport may still hold the previous attempt's request.
-			req = req.WithContext(httptrace.WithClientTrace(ctx, &w.trace))
+			req = req.WithContext(actx)
 		}
 		req.Body, req.ContentLength = newBody(body)
 		start := time.Now()
@@ -300,6 +302,7 @@ func encodeBody(v any) ([]byte, error) {
 // whenever one came: a non-2xx reply whose body cannot be read whole is
 // still an *APIError with that status.
 func (c *RestClient) send(ctx context.Context, req *http.Request, w *wire, out any) (status int, apiID string, o outcome, err error) {
+	defer w.release()
 	resp, err := c.roundTrip(req)
 	if err != nil {
 		var ue *url.Error // its URL would carry the auth ID of a run

@@ -166,7 +166,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// sleep waits for d or until ctx ends, whichever is first.
+// sleep waits for d or until ctx ends, whichever is first, and returns
+// ctx's error if it has ended by then: an attempt started on an ended
+// context would fail before net/http reports anything of it.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -175,8 +177,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return ctx.Err()
 }

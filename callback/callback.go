@@ -89,9 +89,9 @@ const (
 // X-Plivo-Signature-V3-Nonce, and params the request's form parameters (nil
 // for a GET, whose parameters are in its query).
 //
-// Method comes before uri, as in [http.NewRequest]. Releases before the
-// one that made this order took uri first; since both are strings, a call
-// written for that order still compiles, and now always reports false.
+// Method comes before uri, as in [http.NewRequest]; 0.2.0 took uri first.
+// Both are strings, so a call written for that order still compiles, and
+// now always reports false.
 func ValidateV3(authToken, method, uri, nonce, signatures string, params url.Values) bool {
 	if authToken == "" || nonce == "" || signatures == "" {
 		return false
@@ -122,8 +122,8 @@ func ValidateV2(authToken, uri, nonce, signature string) bool {
 // It is for tests that sign requests of their own, such as
 // [github.com/phlogo/phlo/phlotest.Sign].
 //
-// Method comes before uri, as in [http.NewRequest]; a call written for the
-// older order (uri first) still compiles, and signs the wrong string.
+// Method comes before uri, as in [http.NewRequest]; 0.2.0 took uri first.
+// A call written for that order still compiles, and now returns "".
 func SignatureV3(authToken, method, uri, nonce string, params url.Values) string {
 	sig, _ := signatureV3(authToken, method, uri, nonce, params)
 	return sig

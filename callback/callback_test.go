@@ -280,10 +280,13 @@ func TestAllowedHosts(t *testing.T) {
 	}
 }
 
+// TestVerifyOverTLS: over TLS and HTTP/2, as a service behind no proxy
+// receives Plivo's requests, the scheme is https and the form is read.
 func TestVerifyOverTLS(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config.Handler = callback.Verify(token, echo, callback.WithAllowedHosts(srv.Listener.Addr().String()))
+	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	defer srv.Close()
 	params := url.Values{"Event": {"hold"}}
@@ -298,6 +301,7 @@ func TestVerifyOverTLS(t *testing.T) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 2, resp.ProtoMajor, "over HTTP/2")
 	assert.Equal(t, params.Encode(), string(body))
 }
 

@@ -49,7 +49,7 @@ func readRecipe(t *testing.T) (services []*composeService, snippet string) {
 
 // parseCompose reads the subset of YAML the README's compose file is
 // written in: services, each with a command and an environment, as a block
-// or a flow mapping.
+// mapping, a flow mapping or a list of KEY=value; other keys are skipped.
 func parseCompose(t *testing.T, yaml string) []*composeService {
 	t.Helper()
 	var services []*composeService
@@ -76,6 +76,9 @@ func parseCompose(t *testing.T, yaml string) []*composeService {
 					cur.env[strings.TrimSpace(k)] = unquote(v)
 				}
 			}
+		case inEnv && strings.HasPrefix(key, "- "): // a list: "- KEY=value"
+			k, v, _ := strings.Cut(unquote(strings.TrimSpace(line)[2:]), "=")
+			cur.env[k] = v
 		case inEnv:
 			cur.env[key] = unquote(value)
 		}
@@ -249,4 +252,28 @@ func TestREADMECommandLineExamples(t *testing.T) {
 		want := regexp.MustCompile(`(?m)^    `).ReplaceAllString(s[2], "")
 		assert.Equal(t, want, out+errOut, s[1])
 	}
+}
+
+// TestParseComposeForms: the compose file may be written in any of the
+// forms compose takes for a command and an environment, with keys the
+// recipe does not need.
+func TestParseComposeForms(t *testing.T) {
+	got := parseCompose(t, `services:
+  phlo:
+    image: x
+    command: ["phlo", "serve", "--addr", ":8089"]
+    environment:
+      - PLIVO_AUTH_ID=MA1
+      - "PLIVO_AUTH_TOKEN=tok"
+    healthcheck:
+      test: ["CMD", "wget", "-q", "http://localhost:8089/__phlo/health"]
+  app:
+    depends_on:
+      phlo: {condition: service_healthy}
+    environment: {A: b, C: "d"}
+`)
+	assert.Equal(t, []*composeService{
+		{name: "phlo", command: []string{"phlo", "serve", "--addr", ":8089"}, env: map[string]string{"PLIVO_AUTH_ID": "MA1", "PLIVO_AUTH_TOKEN": "tok"}},
+		{name: "app", env: map[string]string{"A": "b", "C": "d"}},
+	}, got)
 }
