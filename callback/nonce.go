@@ -13,7 +13,9 @@ const (
 	// without [WithNonceStore].
 	DefaultReplayWindow = time.Hour
 	// DefaultMaxNonces is how many nonces the default store remembers at
-	// most; past it, the oldest is dropped first.
+	// most; past it, the oldest is dropped first. Only nonces of requests
+	// whose signature matched are stored; at about 175 bytes each (for a
+	// nonce of 20 bytes), a full default store holds some 175 MB.
 	DefaultMaxNonces = 1_000_000
 	// MaxNonceBytes is the longest nonce accepted; a longer one is refused
 	// with [ErrNonceTooLong] before the body is read.

@@ -70,7 +70,7 @@ func NewVerifier(authToken string, opts ...Option) (*Verifier, error) {
 func Verify(authToken string, next http.Handler, opts ...Option) http.Handler {
 	v, err := NewVerifier(authToken, opts...)
 	if err != nil {
-		panic("callback.Verify: " + err.Error())
+		panic("callback.Verify: " + strings.TrimPrefix(err.Error(), "callback: "))
 	}
 	return v.Handler(next)
 }

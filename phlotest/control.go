@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -64,6 +65,7 @@ func isControl(r *http.Request) bool {
 type rawBody struct {
 	contentType string
 	data        []byte
+	header      http.Header // more reply headers, such as the dashboard's policy
 }
 
 // serveControl answers a control request. Every request but the health
@@ -110,6 +112,7 @@ func writeControl(w http.ResponseWriter, status int, out any) {
 		return
 	}
 	if raw, ok := out.(rawBody); ok {
+		maps.Copy(w.Header(), raw.header)
 		writeReply(w, reply{status: status, contentType: raw.contentType, body: raw.data})
 		return
 	}

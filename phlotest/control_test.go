@@ -331,7 +331,7 @@ func TestDashboard(t *testing.T) {
 		assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
 		page := string(r.body)
 		assert.Contains(t, page, `data-control="add-member"`)
-		assert.Contains(t, page, `fetch("/__phlo/"`)
+		assert.Contains(t, page, `"/__phlo/state"`)
 		for _, ref := range regexp.MustCompile(`(?i)(?:src|href|action)\s*=\s*["']?([^"'\s>]+)`).FindAllStringSubmatch(page, -1) {
 			assert.NotRegexp(t, `^(?i)(https?:)?//`, ref[1], "the page loads nothing from another origin")
 		}
