@@ -21,6 +21,37 @@
 // error, log record or printed value shows a credential, whatever a server
 // sends back.
 //
+// # Transfers, hold and presence
+//
+// The SDK never holds or unholds a member on its own. As Plivo documents
+// them, [Member.Hold] mutes the member while the others hear hold music;
+// [MultiPartyCall.WarmTransfer] lets the initiating agent (TriggerSource)
+// and To talk privately before the member they were talking to joins them,
+// and Plivo does not say whether that member is held meanwhile;
+// [Member.ResumeCall], on the initiator's handle, brings the initiator back
+// into the original call; [Member.AbortTransfer] cancels the transfer;
+// [MultiPartyCall.ColdTransfer] connects the member to To directly and the
+// initiator leaves the call. The fake runner in package phlotest changes no
+// hold flag on any transfer, resume or abort: a service that wants the
+// customer on hold during a warm transfer holds them first and unholds
+// them afterwards, and, when the transfer fails, unholds them at once with
+// a context of its own, which outlives the call's:
+//
+//	if _, err := call.WarmTransfer(ctx, p); err != nil {
+//		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+//		defer cancel()
+//		customer.Unhold(uctx)
+//		return err
+//	}
+//
+// # Logs and personal data
+//
+// [WithLogger] writes one record at Warn for each call that failed, and
+// Debug records for each attempt and each wait; every record names the
+// action, the kind of node and the runner's host. Errors name the host too
+// whenever it is not [DefaultBaseURL]. [WithMaskedAddresses] hides members'
+// phone numbers and SIP addresses in errors and records.
+//
 // Package phlotest provides a fake runner for tests that need no network,
 // and package callback verifies the signed requests Plivo sends back.
 package phlo
@@ -89,6 +120,11 @@ type RestClient struct {
 	timeoutCause error
 	retry        RetryPolicy
 	logger       *slog.Logger
+	// masked says to mask members' addresses (WithMaskedAddresses).
+	masked bool
+	// origin is scheme://host[/prefix] of a runner other than Plivo's, for
+	// errors to name; empty for DefaultBaseURL.
+	origin string
 }
 
 type credentials struct {
@@ -120,6 +156,7 @@ type settings struct {
 	timeout      time.Duration
 	retry        RetryPolicy
 	logger       *slog.Logger
+	masked       bool
 }
 
 // WithBaseURL points the client at another runner, such as a phlotest.Server.
@@ -195,14 +232,37 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLogger makes the client write debug records: one per attempt
-// ("phlo request": method, path, status, api_id, attempt, duration, error)
-// and one per wait before a retry ("phlo retry": wait, attempt, reason).
+// WithLogger makes the client write to l. A call that fails after at
+// least one attempt, for any reason but the caller's own context ending,
+// writes one record at Warn, "phlo call failed" (status, api_id, attempts,
+// duration, error), so that a service logging at Info sees it. At Debug,
+// each attempt writes "phlo request" (status, api_id, attempt, duration,
+// error) and each wait before a retry "phlo retry" (wait, attempt,
+// reason). A call that succeeds writes nothing above Debug. Every record
+// starts with action (hold, unhold, call, run, get, get_run, ...; "do" for
+// [RestClient.Do]), node_kind (multi_party_call, conference_bridge, empty
+// for a PHLO), host (the runner's host[:port]), method and path.
+//
 // Records never carry a credential; a path segment equal to the auth ID
-// reads "{auth_id}".
+// reads "{auth_id}". See [WithMaskedAddresses] for members' addresses.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l
+		return nil
+	}
+}
+
+// WithMaskedAddresses hides members' phone numbers and SIP addresses, which
+// are personal data, in errors (APIError.Path, Message, APIID and Body
+// included) and log records: the address of the member acted on, and the
+// To and TriggerSource of a call or transfer, show every character but the
+// last four as '*', so "+14155550100" reads "********0100". They are masked
+// wherever the server's words repeat them as they were sent, and where a
+// cut to length leaves the start of one. What is sent is unchanged, and so
+// are the IDs of PHLOs, nodes and runs, and the api_id.
+func WithMaskedAddresses() Option {
+	return func(s *settings) error {
+		s.masked = true
 		return nil
 	}
 }
@@ -274,6 +334,10 @@ func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error
 		timeout: s.timeout,
 		retry:   s.retry,
 		logger:  s.logger,
+		masked:  s.masked,
+	}
+	if base.String() != DefaultBaseURL+"/v1" {
+		c.origin = strings.TrimSuffix(base.String(), "/v1")
 	}
 	if s.timeout > 0 {
 		c.timeoutCause = timeoutError{s.timeout}

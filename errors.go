@@ -111,7 +111,9 @@ type APIError struct {
 	// to represent reads as MaxRetryAfter.
 	RetryAfter time.Duration
 	// Method and Path say which request failed. A path segment equal to
-	// the auth ID reads "{auth_id}".
+	// the auth ID reads "{auth_id}"; with [WithMaskedAddresses], a member's
+	// address reads "********0100". Path never holds the host: the error's
+	// text does, for a runner other than Plivo's.
 	Method, Path string
 	// Attempts is how many times the request was sent.
 	Attempts int
@@ -119,14 +121,18 @@ type APIError struct {
 	// mayHaveActed says that an attempt of the call may have reached the
 	// runner: the call as a whole matches ErrOutcomeUnknown.
 	mayHaveActed bool
+	// origin is the runner's scheme://host[/prefix] when it is not
+	// Plivo's, so that the text says where the request went.
+	origin string
 }
 
-// Error describes the failure in one line.
+// Error describes the failure in one line. It names the runner's host when
+// the client was pointed at another runner than [DefaultBaseURL].
 func (e *APIError) Error() string {
 	if e.Method == "" {
 		return "phlo: " + e.summary()
 	}
-	return "phlo: " + e.Method + " " + e.Path + ": " + e.summary()
+	return "phlo: " + e.Method + " " + e.origin + e.Path + ": " + e.summary()
 }
 
 // summary is the status, the server's words and the api_id.
@@ -218,11 +224,17 @@ func invalidArgument(name, format string, args ...any) *ArgumentError {
 // cleaned and redacted, on one line.
 type requestError struct {
 	method, path string
-	text         string
-	errs         []error
+	// origin is the runner's scheme://host[/prefix] when it is not
+	// Plivo's, so that the text says where the request went.
+	origin   string
+	text     string
+	errs     []error
+	attempts int
 }
 
-func (e *requestError) Error() string { return "phlo: " + e.method + " " + e.path + ": " + e.text }
+func (e *requestError) Error() string {
+	return "phlo: " + e.method + " " + e.origin + e.path + ": " + e.text
+}
 
 func (e *requestError) Unwrap() []error { return e.errs }
 
@@ -250,6 +262,7 @@ func (e *requestError) addText(text string) {
 // the call's attempts say: whether the runner may have acted, and how many
 // there were.
 func (e *requestError) done(calls tally, last error, words string) *requestError {
+	e.attempts = calls.attempts
 	if last != nil {
 		e.errs = append(e.errs, last)
 	}

@@ -50,6 +50,7 @@ func (m *Member) PhloID() string {
 
 // memberAction is one action on a member, with its body encoded once.
 type memberAction struct {
+	name string
 	body json.RawMessage
 	// idempotent actions leave the call in the same state when sent twice,
 	// so they may be retried after a 502, 503, 504 or transport error.
@@ -60,7 +61,7 @@ func newMemberAction(name string, idempotent bool) memberAction {
 	body, _ := json.Marshal(struct {
 		Action string `json:"action"`
 	}{name})
-	return memberAction{body: body, idempotent: idempotent}
+	return memberAction{name: name, body: body, idempotent: idempotent}
 }
 
 var (
@@ -91,8 +92,9 @@ func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
 }
 
 // ResumeCall completes a warm transfer that this member started: it brings
-// them back into the original call. It is never sent twice once it may have
-// reached the server.
+// them back into the original call. Plivo does not say that it takes anyone
+// off hold, and the fake runner does not. It is never sent twice once it may
+// have reached the server.
 func (m *Member) ResumeCall(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionResumeCall)
 }
@@ -103,7 +105,8 @@ func (m *Member) VoicemailDrop(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionVoicemailDrop)
 }
 
-// AbortTransfer cancels the transfer this member started. It is never sent
+// AbortTransfer cancels the transfer this member started; as with
+// ResumeCall, unhold the customer yourself. It is never sent
 // twice once it may have reached the server: it aborts whatever transfer is
 // in progress when it arrives.
 func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {

@@ -55,7 +55,10 @@ type CallParams struct {
 	TriggerSource string
 	// To is the phone number or SIP endpoint to dial. Required.
 	To string
-	// Role is the role of the member dialled; empty sends RoleAgent.
+	// Role is the role of the member dialled: RoleAgent, RoleCustomer or
+	// RoleSupervisor; empty sends RoleAgent. Any other value, another case
+	// included, is an *ArgumentError before anything is sent: a role the
+	// runner learns later needs a release of the SDK, or [RestClient.Do].
 	Role Role
 }
 
@@ -123,8 +126,12 @@ func (m *MultiPartyCall) Call(ctx context.Context, p CallParams) (*ActionRespons
 }
 
 // WarmTransfer transfers the call from p.TriggerSource to p.To: the two talk
-// privately before the held member joins them. ResumeCall and AbortTransfer
-// on the initiating member's handle complete or cancel it.
+// privately before the member they were talking to joins them. ResumeCall
+// and AbortTransfer on the initiating member's handle complete or cancel
+// it. Plivo does not say that it holds anyone, and the fake runner does
+// not: hold the customer first if they should hear hold
+// music, and unhold them afterwards, or when it fails (see the package
+// documentation).
 //
 // It is never sent twice once it may have reached the server.
 func (m *MultiPartyCall) WarmTransfer(ctx context.Context, p CallParams) (*ActionResponse, error) {
@@ -132,6 +139,7 @@ func (m *MultiPartyCall) WarmTransfer(ctx context.Context, p CallParams) (*Actio
 }
 
 // ColdTransfer connects the member to p.To, and p.TriggerSource drops out.
+// It changes no one's hold.
 //
 // It is never sent twice once it may have reached the server.
 func (m *MultiPartyCall) ColdTransfer(ctx context.Context, p CallParams) (*ActionResponse, error) {
@@ -157,13 +165,17 @@ func (m *MultiPartyCall) act(ctx context.Context, action string, p CallParams) (
 		role = RoleAgent
 	case RoleAgent, RoleCustomer, RoleSupervisor:
 	default:
-		if err := checkText("Role", string(role)); err != nil {
-			return nil, err
-		}
+		// A role the runner would refuse is refused before sending; one
+		// it learns later is sent with Do until the SDK knows it.
+		return nil, invalidArgument("CallParams.Role", "must be %q, %q or %q, not %q", RoleAgent, RoleCustomer, RoleSupervisor, role)
 	}
 	body := callAction{Action: action, TriggerSource: p.TriggerSource, To: p.To, Role: role}
+	r := Request{
+		Method: http.MethodPost, Path: m.path(multiPartyCall), Body: body,
+		op: operation{action: action, nodeKind: multiPartyCall, to: p.To, triggerSource: p.TriggerSource},
+	}
 	var resp ActionResponse
-	if err := m.phlo.client.do(ctx, &Request{Method: http.MethodPost, Path: m.path(multiPartyCall), Body: body}, &resp); err != nil {
+	if err := m.phlo.client.do(ctx, &r, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -67,7 +67,10 @@ func TestCallActionsRejectBadParams(t *testing.T) {
 		{"no trigger source", phlo.CallParams{To: "+1"}, "TriggerSource"},
 		{"no to", phlo.CallParams{TriggerSource: "+1"}, "To"},
 		{"control in to", phlo.CallParams{TriggerSource: "+1", To: "+1\r\n"}, "To"},
-		{"control in role", phlo.CallParams{TriggerSource: "+1", To: "+2", Role: "ag\x00ent"}, "Role"},
+		{"control in role", phlo.CallParams{TriggerSource: "+1", To: "+2", Role: "ag\x00ent"}, "CallParams.Role"},
+		{"unknown role", phlo.CallParams{TriggerSource: "+1", To: "+2", Role: "boss"}, "CallParams.Role"},
+		{"role in another case", phlo.CallParams{TriggerSource: "+1", To: "+2", Role: "Supervisor"}, "CallParams.Role"},
+		{"role with spaces", phlo.CallParams{TriggerSource: "+1", To: "+2", Role: " agent"}, "CallParams.Role"},
 	}
 	for _, a := range callActions {
 		for _, tc := range cases {
@@ -86,12 +89,20 @@ func TestCallActionsRejectBadParams(t *testing.T) {
 	}
 }
 
-func TestUnknownRoleIsSentForTheServerToJudge(t *testing.T) {
+// TestUnknownRoleIsRefusedBeforeSending: a role the runner does not know
+// is bad input, named as CallParams.Role, and nothing is sent; a role the
+// runner learns later goes through Do until the SDK knows it.
+func TestUnknownRoleIsRefusedBeforeSending(t *testing.T) {
 	t.Parallel()
-	c, rec := mockClient(t, http.StatusBadRequest, `{"api_id":"r-1","error":"Invalid value provided for role."}`)
-	_, err := c.Phlo("p").MultiPartyCall("n").Call(context.Background(), phlo.CallParams{TriggerSource: "+1", To: "+2", Role: "observer"})
-	require.ErrorIs(t, err, phlo.ErrBadRequest)
-	assert.Contains(t, err.Error(), "Invalid value provided for role.")
+	c, rec := mockClient(t, http.StatusCreated, `{"api_id":"r-1","error":""}`)
+	_, err := c.Phlo("p").MultiPartyCall("n").Call(context.Background(), phlo.CallParams{TriggerSource: "+1", To: "+2", Role: "boss"})
+	require.ErrorIs(t, err, phlo.ErrInvalidArgument)
+	assert.Equal(t, `phlo: invalid argument: CallParams.Role must be "agent", "customer" or "supervisor", not "boss"`, err.Error())
+	assert.Empty(t, rec.all())
+
+	err = c.Do(context.Background(), phlo.Request{Method: "POST", Path: []string{"phlo", "p", "multi_party_call", "n"},
+		Body: map[string]string{"action": "call", "trigger_source": "+1", "to": "+2", "role": "observer"}}, nil)
+	require.NoError(t, err)
 	assert.Contains(t, string(rec.last(t).Body), `"role":"observer"`)
 }
 

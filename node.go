@@ -39,7 +39,8 @@ func (n *node) get(ctx context.Context, kind string) (*NodeInfo, error) {
 		return nil, err
 	}
 	var info NodeInfo
-	if err := n.phlo.client.do(ctx, &Request{Method: http.MethodGet, Path: n.path(kind)}, &info); err != nil {
+	r := Request{Method: http.MethodGet, Path: n.path(kind), op: operation{action: "get", nodeKind: kind}}
+	if err := n.phlo.client.do(ctx, &r, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil
@@ -58,6 +59,7 @@ func (n *node) act(ctx context.Context, kind, address string, a *memberAction) (
 		Path:       []string{"phlo", n.phlo.id, kind, n.id, "members", address},
 		Body:       a.body,
 		Idempotent: a.idempotent,
+		op:         operation{action: a.name, nodeKind: kind, address: address},
 	}
 	var resp ActionResponse
 	if err := n.phlo.client.do(ctx, &r, &resp); err != nil {

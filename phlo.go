@@ -72,7 +72,8 @@ func (p *Phlo) Get(ctx context.Context) (*PhloInfo, error) {
 		return nil, err
 	}
 	var info PhloInfo
-	if err := p.client.do(ctx, &Request{Method: http.MethodGet, Path: []string{"phlo", p.id}}, &info); err != nil {
+	r := Request{Method: http.MethodGet, Path: []string{"phlo", p.id}, op: operation{action: "get"}}
+	if err := p.client.do(ctx, &r, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil
@@ -111,7 +112,7 @@ func (p *Phlo) Run(ctx context.Context, payload map[string]any) (*RunResult, err
 		body = payload
 	}
 	var res RunResult
-	r := Request{Method: http.MethodPost, Path: []string{"account", p.client.creds().authID, "phlo", p.id}, Body: body}
+	r := Request{Method: http.MethodPost, Path: []string{"account", p.client.creds().authID, "phlo", p.id}, Body: body, op: operation{action: "run"}}
 	if err := p.client.do(ctx, &r, &res); err != nil {
 		return nil, err
 	}
@@ -165,7 +166,8 @@ func (p *Phlo) GetRun(ctx context.Context, runID string) (*PhloRun, error) {
 		return nil, err
 	}
 	var run PhloRun
-	if err := p.client.do(ctx, &Request{Method: http.MethodGet, Path: []string{"phlo", p.id, "runs", runID}}, &run); err != nil {
+	r := Request{Method: http.MethodGet, Path: []string{"phlo", p.id, "runs", runID}, op: operation{action: "get_run"}}
+	if err := p.client.do(ctx, &r, &run); err != nil {
 		return nil, err
 	}
 	return &run, nil

@@ -304,7 +304,7 @@ func TestProxyCredentialsAreRedacted(t *testing.T) {
 	proxyURL := "http://" + url.UserPassword(proxyUser, proxyPass).String() + "@" + strings.TrimPrefix(proxy.URL, "http://")
 	t.Setenv("HTTP_PROXY", proxyURL)
 	b64 := base64.StdEncoding.EncodeToString([]byte(proxyUser + ":" + proxyPass))
-	secrets := append(secretForms(testAuthID, testAuthToken), proxyUser, proxyPass, "Basic "+b64, b64, proxyURL)
+	secrets := append(secretForms(testAuthID, testAuthToken), proxyUser, proxyPass, "Basic "+b64, b64)
 
 	// The transport reads the proxy from the environment as net/http's
 	// ProxyFromEnvironment would, except that it does not skip loopback.

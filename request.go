@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -40,6 +39,10 @@ type Request struct {
 	// written. GETs always are. A request that provably never reached the
 	// runner ([ErrNotSent]) is sent again whatever this says.
 	Idempotent bool
+
+	// op names the SDK's call for logs and says which values are personal
+	// data; the handles fill it, Do leaves it empty.
+	op operation
 }
 
 // Do sends r and decodes the JSON reply into out, which must be nil or a
@@ -122,9 +125,12 @@ func checkRunes(name, s string) error {
 // do is the single request path. Its callers have checked the client, r's
 // method, path segments and any raw JSON body, each naming its own
 // parameters in the error; the SDK's own raw bodies are built valid once.
-func (c *RestClient) do(ctx context.Context, r *Request, out any) error {
+func (c *RestClient) do(ctx context.Context, r *Request, out any) (err error) {
 	if ctx == nil {
 		return invalidArgument("ctx", "must not be nil: use context.Background()")
+	}
+	if c.origin != "" || c.masked || c.logger != nil {
+		defer c.finish(ctx, r, time.Now(), &err)
 	}
 	if c.timeout > 0 {
 		if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
@@ -481,7 +487,7 @@ func (c *RestClient) fail(ctx context.Context, r *Request, calls tally, err erro
 			return e.done(calls, err, "")
 		}
 	}
-	return e.done(calls, err, c.reason(err))
+	return e.done(calls, err, c.reason(r, err))
 }
 
 // interrupted is the error of a call whose context ended before its first
@@ -498,73 +504,15 @@ func (c *RestClient) interrupted(ctx context.Context, r *Request, calls tally, l
 		c.describe(apiErr, r, calls)
 	}
 	e.addContext(ctx, " while waiting to retry")
-	return e.done(calls, last, c.reason(last))
+	return e.done(calls, last, c.reason(r, last))
 }
 
 func (c *RestClient) newRequestError(r *Request) *requestError {
-	return &requestError{method: r.Method, path: c.displayPath(r.Path)}
+	return &requestError{method: r.Method, path: c.displayPath(r)}
 }
 
 // describe fills in which request an *APIError belongs to.
 func (c *RestClient) describe(e *APIError, r *Request, calls tally) {
-	e.Method, e.Path, e.Attempts = r.Method, c.displayPath(r.Path), calls.attempts
+	e.Method, e.Path, e.Attempts = r.Method, c.displayPath(r), calls.attempts
 	e.mayHaveActed = calls.mayHaveActed
-}
-
-// displayPath is the request path for errors and logs, with the auth ID
-// hidden.
-func (c *RestClient) displayPath(path []string) string {
-	authID := c.creds().authID
-	var b strings.Builder
-	b.WriteString("/v1")
-	for _, seg := range path {
-		b.WriteByte('/')
-		if seg == authID {
-			b.WriteString("{auth_id}")
-		} else {
-			b.WriteString(url.PathEscape(seg))
-		}
-	}
-	return b.String()
-}
-
-func (c *RestClient) logAttempt(ctx context.Context, r *Request, attempt, status int, apiID string, err error, d time.Duration) {
-	if !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", c.displayPath(r.Path)),
-		slog.Int("status", status),
-		slog.String("api_id", apiID),
-		slog.Int("attempt", attempt),
-		slog.Duration("duration", d),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", c.reason(err)))
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "phlo request", attrs...)
-}
-
-func (c *RestClient) logRetry(ctx context.Context, r *Request, attempt int, wait time.Duration, err error) {
-	if !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "phlo retry",
-		slog.String("method", r.Method),
-		slog.String("path", c.displayPath(r.Path)),
-		slog.Duration("wait", wait),
-		slog.Int("attempt", attempt),
-		slog.String("reason", c.reason(err)),
-	)
-}
-
-// reason words an attempt's failure for the log: the status and the
-// server's words, or the transport error, cleaned and redacted.
-func (c *RestClient) reason(err error) string {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.summary()
-	}
-	return c.creds().redactor.clean(err.Error(), maxErrorText, false)
 }

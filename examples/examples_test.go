@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -9,6 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/phlogo/phlo"
+	"github.com/phlogo/phlo/phlotest"
 )
 
 func TestMain(m *testing.M) {
@@ -31,19 +35,24 @@ func env() []string {
 func TestExamplesRunOnAFreshMachine(t *testing.T) {
 	cases := map[string][]string{
 		"hold": {
-			"using the in-process fake PHLO runner at http://127.0.0.1:",
+			"acting on the fake PHLO runner in this process, at http://127.0.0.1:",
 			"member +14155550100: in the call=true role=customer on_hold=false",
 			"hold +14155550100: api_id=",
 			"member +14155550100: in the call=true role=customer on_hold=true",
 			"unhold +14155550100: api_id=",
 		},
 		"transfer": {
+			"acting on the fake PHLO runner in this process, at http://127.0.0.1:",
+			"hold +14155550100\n  +14155550100: in the call=true role=customer on_hold=true transferring_to=\n",
 			"warm transfer sip:alice@phone.plivo.com -> sip:bob@phone.plivo.com: api_id=",
-			"member sip:alice@phone.plivo.com: in the call=true role=agent transferring_to=sip:bob@phone.plivo.com",
-			"member sip:alice@phone.plivo.com: in the call=true role=agent transferring_to=\n",
-			"resume call sip:alice@phone.plivo.com: api_id=",
+			"  sip:alice@phone.plivo.com: in the call=true role=agent on_hold=false transferring_to=sip:bob@phone.plivo.com\n",
+			"resume call sip:alice@phone.plivo.com\nunhold +14155550100\n" +
+				"  sip:alice@phone.plivo.com: in the call=true role=agent on_hold=false transferring_to=\n" +
+				"  +14155550100: in the call=true role=customer on_hold=false transferring_to=\n" +
+				"  sip:bob@phone.plivo.com: in the call=true role=agent on_hold=false transferring_to=\n",
 		},
 		"run": {
+			"acting on the fake PHLO runner in this process, at http://127.0.0.1:",
 			`PHLO demo-phlo "Demo PHLO", created `,
 			`message="PHLO run initiated."`,
 			"calls=[] messages=[] recordings=[]",
@@ -59,8 +68,51 @@ func TestExamplesRunOnAFreshMachine(t *testing.T) {
 			for _, w := range want {
 				assert.Contains(t, string(out), w)
 			}
+			assert.NotContains(t, string(out), "Plivo's")
 		})
 	}
+}
+
+// TestExamplesSayWhichRunnerTheyActOn: pointed at another runner with
+// PHLO_BASE_URL, as at phlo serve, an example says so rather than claiming
+// real calls. The runner is a fake in this process, on loopback.
+func TestExamplesSayWhichRunnerTheyActOn(t *testing.T) {
+	srv := phlotest.Start(t)
+	srv.AddMember("p1", "n1", "+14155550100", phlo.RoleCustomer)
+	cmd := exec.Command("go", "run", "./hold")
+	cmd.Env = append(env(), "PLIVO_AUTH_ID="+srv.AuthID, "PLIVO_AUTH_TOKEN="+srv.AuthToken, "PHLO_BASE_URL="+srv.URL,
+		"PHLO_ID=p1", "PHLO_NODE_ID=n1", "PHLO_MEMBER=+14155550100")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "acting on the PHLO runner at "+srv.URL+" (PHLO_BASE_URL), not Plivo's\n")
+	assert.Contains(t, string(out), "unhold +14155550100: api_id=")
+	assert.Len(t, srv.Requests(), 2)
+}
+
+// TestTransferTakesTheCustomerOffHoldWhenItFails: a warm transfer the
+// runner refuses leaves the customer off hold, as the example's
+// compensation promises.
+func TestTransferTakesTheCustomerOffHoldWhenItFails(t *testing.T) {
+	srv := phlotest.Start(t)
+	srv.AddMember("p1", "n1", "sip:alice@phone.plivo.com", phlo.RoleAgent)
+	srv.AddMember("p1", "n1", "+14155550100", phlo.RoleCustomer)
+	srv.Inject(phlotest.Fault{Action: "warm_transfer", Status: http.StatusInternalServerError})
+	cmd := exec.Command("go", "run", "./transfer")
+	cmd.Env = append(env(), "PLIVO_AUTH_ID="+srv.AuthID, "PLIVO_AUTH_TOKEN="+srv.AuthToken, "PHLO_BASE_URL="+srv.URL,
+		"PHLO_ID=p1", "PHLO_NODE_ID=n1", "PHLO_AGENT=sip:alice@phone.plivo.com", "PHLO_CUSTOMER=+14155550100",
+		"PHLO_TRANSFER_TO=sip:bob@phone.plivo.com")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), "the transfer failed: unhold +14155550100\n")
+	assert.Contains(t, string(out), "error: phlo: POST "+srv.URL+"/v1/phlo/p1/multi_party_call/n1: 500 Internal Server Error")
+	m, ok := srv.Member("p1", "n1", "+14155550100")
+	require.True(t, ok)
+	assert.False(t, m.OnHold, "the customer was left on hold")
+	var actions []string
+	for _, r := range srv.Requests() {
+		actions = append(actions, r.Action)
+	}
+	assert.Equal(t, []string{"hold", "warm_transfer", "unhold"}, actions)
 }
 
 // TestExamplesNeedIDsWithCredentials: with credentials set, an example acts

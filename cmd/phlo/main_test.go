@@ -100,7 +100,7 @@ func TestServeAndDriveACall(t *testing.T) {
 
 	code, _, errOut = phloCmd(env, "member", "hangup", "--phlo", "p1", "--node", "n1", "+14155550100")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "phlo: POST /v1/phlo/p1/multi_party_call/n1/members/+14155550100: 404 Not Found: member not found.", strings.TrimSpace(errOut[:strings.Index(errOut, " (api_id")]))
+	assert.Equal(t, "phlo: POST "+env["PHLO_BASE_URL"]+"/v1/phlo/p1/multi_party_call/n1/members/+14155550100: 404 Not Found: member not found.", strings.TrimSpace(errOut[:strings.Index(errOut, " (api_id")]))
 	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line")
 
 	code, _, errOut = phloCmd(env, "member", "abort-transfer", "--phlo", "p1", "--node", "n1", "sip:alice@phone.plivo.com")

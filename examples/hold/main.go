@@ -1,9 +1,11 @@
 // Command hold puts a member of a multi-party call on hold and takes them off
 // again.
 //
-// With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it acts on the real call named
-// by PHLO_ID, PHLO_NODE_ID and PHLO_MEMBER. Without them it starts a fake
-// PHLO runner in the process, adds a member, and acts on that:
+// With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it acts on the call named by
+// PHLO_ID, PHLO_NODE_ID and PHLO_MEMBER, on the runner PHLO_BASE_URL names
+// (Plivo's when it is not set). Without them it starts a fake PHLO runner in
+// the process, adds a member, and acts on that; either way it says which
+// runner it acts on:
 //
 //	go run ./examples/hold
 //
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/phlogo/phlo"
@@ -30,7 +33,8 @@ func main() {
 	// Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, the runner's
 	// address from PHLO_BASE_URL when it is set.
 	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
-	if errors.Is(err, phlo.ErrMissingCredentials) {
+	fake := errors.Is(err, phlo.ErrMissingCredentials)
+	if fake {
 		// No credentials: use a fake runner in this process instead.
 		srv := phlotest.NewServer()
 		defer srv.Close()
@@ -40,14 +44,15 @@ func main() {
 			m, ok := srv.Member(phloID, nodeID, address)
 			fmt.Printf("  member %s: in the call=%t role=%s on_hold=%t\n", address, ok, m.Role, m.OnHold)
 		}
-		fmt.Printf("%s is not set: using the in-process fake PHLO runner at %s\n", phlo.EnvAuthID, srv.URL)
+		fmt.Printf("%s is not set: ", phlo.EnvAuthID)
 		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
 	}
 	if err != nil {
 		fail(err)
 	}
+	fmt.Println("acting on " + describeRunner(client, fake))
 	if phloID == "" || nodeID == "" || address == "" {
-		fail(errors.New("credentials are set, so this example acts on a real call; set PHLO_ID, PHLO_NODE_ID, PHLO_MEMBER too"))
+		fail(errors.New("credentials are set, so this example acts on a call of that runner; set PHLO_ID, PHLO_NODE_ID, PHLO_MEMBER too"))
 	}
 
 	member := client.Phlo(phloID).MultiPartyCall(nodeID).Member(address)
@@ -65,6 +70,19 @@ func main() {
 	}
 	fmt.Printf("unhold %s: api_id=%s\n", address, resp.APIID)
 	show(address)
+}
+
+// describeRunner says which runner the client acts on, so that a run
+// against a fake is never taken for a real call.
+func describeRunner(client *phlo.RestClient, fake bool) string {
+	base := strings.TrimSuffix(client.BaseURL(), "/v1")
+	switch {
+	case fake:
+		return "the fake PHLO runner in this process, at " + base
+	case base == phlo.DefaultBaseURL:
+		return "Plivo's PHLO runner, at " + base + ": real calls"
+	}
+	return "the PHLO runner at " + base + " (" + phlo.EnvBaseURL + "), not Plivo's"
 }
 
 func fail(err error) {

@@ -1,8 +1,10 @@
 // Command run starts a PHLO and reads the run back.
 //
-// With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it runs the real PHLO named by
-// PHLO_ID with PHLO_FROM and PHLO_TO as its payload. Without them it uses a
-// fake PHLO runner in the process:
+// With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it runs the PHLO named by
+// PHLO_ID with PHLO_FROM and PHLO_TO as its payload, on the runner
+// PHLO_BASE_URL names (Plivo's when it is not set). Without them it uses a
+// fake PHLO runner in the process; either way it says which runner it acts
+// on:
 //
 //	go run ./examples/run
 //
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/phlogo/phlo"
@@ -28,20 +31,22 @@ func main() {
 	// Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, the runner's
 	// address from PHLO_BASE_URL when it is set.
 	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
-	if errors.Is(err, phlo.ErrMissingCredentials) {
+	fake := errors.Is(err, phlo.ErrMissingCredentials)
+	if fake {
 		// No credentials: use a fake runner in this process instead.
 		srv := phlotest.NewServer()
 		defer srv.Close()
 		phloID, from, to = "demo-phlo", "+14155550100", "+14155550111"
 		srv.AddPhlo(phloID, "Demo PHLO")
-		fmt.Printf("%s is not set: using the in-process fake PHLO runner at %s\n", phlo.EnvAuthID, srv.URL)
+		fmt.Printf("%s is not set: ", phlo.EnvAuthID)
 		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
 	}
 	if err != nil {
 		fail(err)
 	}
+	fmt.Println("acting on " + describeRunner(client, fake))
 	if phloID == "" || from == "" || to == "" {
-		fail(errors.New("credentials are set, so this example runs a real PHLO; set PHLO_ID, PHLO_FROM, PHLO_TO too"))
+		fail(errors.New("credentials are set, so this example runs a PHLO of that runner; set PHLO_ID, PHLO_FROM, PHLO_TO too"))
 	}
 
 	p := client.Phlo(phloID)
@@ -62,6 +67,19 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("run %s: calls=%v messages=%v recordings=%v\n", run.RunID, run.CallUUIDs, run.MessageUUIDs, run.RecordingIDs)
+}
+
+// describeRunner says which runner the client acts on, so that a run
+// against a fake is never taken for a real call.
+func describeRunner(client *phlo.RestClient, fake bool) string {
+	base := strings.TrimSuffix(client.BaseURL(), "/v1")
+	switch {
+	case fake:
+		return "the fake PHLO runner in this process, at " + base
+	case base == phlo.DefaultBaseURL:
+		return "Plivo's PHLO runner, at " + base + ": real calls"
+	}
+	return "the PHLO runner at " + base + " (" + phlo.EnvBaseURL + "), not Plivo's"
 }
 
 func fail(err error) {

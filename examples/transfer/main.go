@@ -1,9 +1,14 @@
-// Command transfer warm-transfers a call from an agent to another, then
-// completes the transfer.
+// Command transfer hands a customer from one agent to another with a warm
+// transfer: the customer waits on hold while the first agent talks to the
+// second, then the first agent completes the transfer and the customer is
+// taken off hold. If the transfer fails, the customer is taken off hold
+// again, so that nobody is left listening to hold music.
 //
-// With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it acts on the real call named
-// by PHLO_ID and PHLO_NODE_ID, from the agent PHLO_AGENT to PHLO_TRANSFER_TO.
-// Without them it uses a fake PHLO runner in the process:
+// With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it acts on the call named by
+// PHLO_ID and PHLO_NODE_ID, with the agent PHLO_AGENT, the customer
+// PHLO_CUSTOMER and the agent to transfer to PHLO_TRANSFER_TO, on the runner
+// PHLO_BASE_URL names (Plivo's when it is not set). Without them it uses a
+// fake PHLO runner in the process:
 //
 //	go run ./examples/transfer
 //
@@ -15,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/phlogo/phlo"
@@ -25,50 +31,98 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	phloID, nodeID := os.Getenv("PHLO_ID"), os.Getenv("PHLO_NODE_ID")
-	agent, to := os.Getenv("PHLO_AGENT"), os.Getenv("PHLO_TRANSFER_TO")
+	agent, customer, to := os.Getenv("PHLO_AGENT"), os.Getenv("PHLO_CUSTOMER"), os.Getenv("PHLO_TRANSFER_TO")
 	show := func(string) {} // prints a member's state, which only the fake can tell
 
 	// Credentials come from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, the runner's
 	// address from PHLO_BASE_URL when it is set.
 	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
-	if errors.Is(err, phlo.ErrMissingCredentials) {
+	fake := errors.Is(err, phlo.ErrMissingCredentials)
+	if fake {
 		// No credentials: use a fake runner in this process instead.
 		srv := phlotest.NewServer()
 		defer srv.Close()
 		phloID, nodeID = "demo-phlo", "demo-node"
-		agent, to = "sip:alice@phone.plivo.com", "sip:bob@phone.plivo.com"
+		agent, customer, to = "sip:alice@phone.plivo.com", "+14155550100", "sip:bob@phone.plivo.com"
 		srv.AddMember(phloID, nodeID, agent, phlo.RoleAgent)
-		srv.AddMember(phloID, nodeID, "+14155550100", phlo.RoleCustomer)
+		srv.AddMember(phloID, nodeID, customer, phlo.RoleCustomer)
 		show = func(address string) {
 			m, ok := srv.Member(phloID, nodeID, address)
-			fmt.Printf("  member %s: in the call=%t role=%s transferring_to=%s\n", address, ok, m.Role, m.TransferringTo)
+			fmt.Printf("  %s: in the call=%t role=%s on_hold=%t transferring_to=%s\n", address, ok, m.Role, m.OnHold, m.TransferringTo)
 		}
-		fmt.Printf("%s is not set: using the in-process fake PHLO runner at %s\n", phlo.EnvAuthID, srv.URL)
+		fmt.Printf("%s is not set: ", phlo.EnvAuthID)
 		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
 	}
 	if err != nil {
 		fail(err)
 	}
-	if phloID == "" || nodeID == "" || agent == "" || to == "" {
-		fail(errors.New("credentials are set, so this example acts on a real call; set PHLO_ID, PHLO_NODE_ID, PHLO_AGENT, PHLO_TRANSFER_TO too"))
+	fmt.Println("acting on " + describeRunner(client, fake))
+	if phloID == "" || nodeID == "" || agent == "" || customer == "" || to == "" {
+		fail(errors.New("credentials are set, so this example acts on a call of that runner; set PHLO_ID, PHLO_NODE_ID, PHLO_AGENT, PHLO_CUSTOMER, PHLO_TRANSFER_TO too"))
 	}
 
 	call := client.Phlo(phloID).MultiPartyCall(nodeID)
+	show(agent)
+	show(customer)
+
+	// The runner does not say that a warm transfer holds the customer:
+	// hold them first, so that they hear music rather than silence.
+	if _, err := call.Member(customer).Hold(ctx); err != nil {
+		fail(err)
+	}
+	fmt.Printf("hold %s\n", customer)
+	show(customer)
+
 	resp, err := call.WarmTransfer(ctx, phlo.CallParams{TriggerSource: agent, To: to, Role: phlo.RoleAgent})
 	if err != nil {
+		unhold(ctx, call.Member(customer))
+		show(customer)
 		fail(err)
 	}
 	fmt.Printf("warm transfer %s -> %s: api_id=%s\n", agent, to, resp.APIID)
 	show(agent)
 	show(to)
 
-	resp, err = call.Member(agent).ResumeCall(ctx)
-	if err != nil {
+	// ... the two agents talk; then the first completes the transfer.
+	if _, err := call.Member(agent).ResumeCall(ctx); err != nil {
+		unhold(ctx, call.Member(customer))
 		fail(err)
 	}
-	fmt.Printf("resume call %s: api_id=%s\n", agent, resp.APIID)
+	fmt.Printf("resume call %s\n", agent)
+	if _, err := call.Member(customer).Unhold(ctx); err != nil {
+		fail(err)
+	}
+	fmt.Printf("unhold %s\n", customer)
 	show(agent)
+	show(customer)
 	show(to)
+}
+
+// unhold takes the customer off hold after a transfer failed. It runs even
+// when ctx has ended (the failure may be that very deadline), with a bound
+// of its own, and says so if it cannot: a customer left on hold is worse
+// than an error in the log.
+func unhold(ctx context.Context, customer *phlo.Member) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := customer.Unhold(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "the transfer failed and %s may still be on hold: %v\n", customer.Address(), err)
+		return
+	}
+	fmt.Printf("the transfer failed: unhold %s\n", customer.Address())
+}
+
+// describeRunner says which runner the client acts on, so that a run
+// against a fake is never taken for a real call.
+func describeRunner(client *phlo.RestClient, fake bool) string {
+	base := strings.TrimSuffix(client.BaseURL(), "/v1")
+	switch {
+	case fake:
+		return "the fake PHLO runner in this process, at " + base
+	case base == phlo.DefaultBaseURL:
+		return "Plivo's PHLO runner, at " + base + ": real calls"
+	}
+	return "the PHLO runner at " + base + " (" + phlo.EnvBaseURL + "), not Plivo's"
 }
 
 func fail(err error) {
