@@ -22,11 +22,22 @@ func (p *Phlo) ConferenceBridge(nodeID string) *ConferenceBridge {
 	return &ConferenceBridge{node{phlo: *p, id: nodeID}}
 }
 
-// ID returns the node's ID.
-func (b *ConferenceBridge) ID() string { return b.id }
+// ID returns the node's ID, or "" for a nil handle.
+func (b *ConferenceBridge) ID() string {
+	if b == nil {
+		return ""
+	}
+	return b.id
+}
 
-// PhloID returns the ID of the PHLO the node belongs to.
-func (b *ConferenceBridge) PhloID() string { return b.phlo.id }
+// PhloID returns the ID of the PHLO the node belongs to, or "" for a nil
+// handle.
+func (b *ConferenceBridge) PhloID() string {
+	if b == nil {
+		return ""
+	}
+	return b.phlo.id
+}
 
 // Get fetches the node's details; NodeType is "conference_bridge".
 func (b *ConferenceBridge) Get(ctx context.Context) (*NodeInfo, error) {
@@ -54,14 +65,30 @@ func (b *ConferenceBridge) Member(address string) *BridgeMember {
 	return &BridgeMember{node: b.node, address: address}
 }
 
-// Address returns the member's address.
-func (m *BridgeMember) Address() string { return m.address }
+// Address returns the member's address, or "" for a nil handle.
+func (m *BridgeMember) Address() string {
+	if m == nil {
+		return ""
+	}
+	return m.address
+}
 
-// NodeID returns the ID of the conference bridge node.
-func (m *BridgeMember) NodeID() string { return m.node.id }
+// NodeID returns the ID of the conference bridge node, or "" for a nil
+// handle.
+func (m *BridgeMember) NodeID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.id
+}
 
-// PhloID returns the ID of the PHLO.
-func (m *BridgeMember) PhloID() string { return m.node.phlo.id }
+// PhloID returns the ID of the PHLO, or "" for a nil handle.
+func (m *BridgeMember) PhloID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.phlo.id
+}
 
 // The bridge's member actions. Each leaves the conference as one send
 // would, so each is idempotent.

@@ -23,14 +23,30 @@ func (m *MultiPartyCall) Member(address string) *Member {
 	return &Member{node: m.node, address: address}
 }
 
-// Address returns the member's address.
-func (m *Member) Address() string { return m.address }
+// Address returns the member's address, or "" for a nil handle.
+func (m *Member) Address() string {
+	if m == nil {
+		return ""
+	}
+	return m.address
+}
 
-// NodeID returns the ID of the multi-party call node.
-func (m *Member) NodeID() string { return m.node.id }
+// NodeID returns the ID of the multi-party call node, or "" for a nil
+// handle.
+func (m *Member) NodeID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.id
+}
 
-// PhloID returns the ID of the PHLO.
-func (m *Member) PhloID() string { return m.node.phlo.id }
+// PhloID returns the ID of the PHLO, or "" for a nil handle.
+func (m *Member) PhloID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.phlo.id
+}
 
 // memberAction is one action on a member, with its body encoded once.
 type memberAction struct {

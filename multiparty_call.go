@@ -21,11 +21,22 @@ func (p *Phlo) MultiPartyCall(nodeID string) *MultiPartyCall {
 	return &MultiPartyCall{node{phlo: *p, id: nodeID}}
 }
 
-// ID returns the node's ID.
-func (m *MultiPartyCall) ID() string { return m.id }
+// ID returns the node's ID, or "" for a nil handle.
+func (m *MultiPartyCall) ID() string {
+	if m == nil {
+		return ""
+	}
+	return m.id
+}
 
-// PhloID returns the ID of the PHLO the node belongs to.
-func (m *MultiPartyCall) PhloID() string { return m.phlo.id }
+// PhloID returns the ID of the PHLO the node belongs to, or "" for a nil
+// handle.
+func (m *MultiPartyCall) PhloID() string {
+	if m == nil {
+		return ""
+	}
+	return m.phlo.id
+}
 
 // Role is a member's role in a multi-party call.
 type Role string
@@ -90,15 +101,12 @@ func (i *NodeInfo) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ActionResponse is the reply to an action on a call or a member, and the
-// envelope every reply of the runner carries. A reply whose error field is
-// not empty comes back as an *APIError instead.
+// ActionResponse is the reply to a successful action on a call or a member.
+// A reply whose "error" field is not empty is a failure, returned as an
+// [*APIError] whose Message holds the runner's text.
 type ActionResponse struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
-	// Error is the runner's error text; always empty in a returned
-	// ActionResponse, and left out when it is encoded.
-	Error string `json:"error,omitempty"`
 }
 
 // Get fetches the node's details.

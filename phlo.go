@@ -21,8 +21,13 @@ func (c *RestClient) Phlo(phloID string) *Phlo {
 	return &Phlo{client: c, id: phloID}
 }
 
-// ID returns the PHLO's ID.
-func (p *Phlo) ID() string { return p.id }
+// ID returns the PHLO's ID, or "" for a nil handle.
+func (p *Phlo) ID() string {
+	if p == nil {
+		return ""
+	}
+	return p.id
+}
 
 // errNoClient is the error of a handle that no RestClient made.
 var errNoClient = &ArgumentError{Name: "client", Reason: "is nil: make one with NewRestClient", kind: ErrInvalidArgument}
@@ -80,10 +85,10 @@ type RunResult struct {
 	APIID string `json:"api_id"`
 	// PhloID is the PHLO's ID.
 	PhloID string `json:"phlo_id"`
-	// PhloRunID identifies the run, for GetRun. It is the reply's
+	// RunID identifies the run, for [Phlo.GetRun]. It is the reply's
 	// phlo_run_id, or its api_id when there is none: the runner's api_id
 	// for a run is the run's ID.
-	PhloRunID string `json:"phlo_run_id"`
+	RunID string `json:"phlo_run_id"`
 	// Message is the runner's word on the run.
 	Message string `json:"message"`
 }
@@ -111,8 +116,8 @@ func (p *Phlo) Run(ctx context.Context, payload map[string]any) (*RunResult, err
 	if err := p.client.do(ctx, &r, &res); err != nil {
 		return nil, err
 	}
-	if res.PhloRunID == "" {
-		res.PhloRunID = res.APIID
+	if res.RunID == "" {
+		res.RunID = res.APIID
 	}
 	return &res, nil
 }
@@ -148,7 +153,7 @@ func (r *PhloRun) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// GetRun fetches one run of the PHLO, by the PhloRunID that Run returned.
+// GetRun fetches one run of the PHLO, by the [RunResult.RunID] that [Phlo.Run] returned.
 //
 // The run endpoint's reply is not fully documented: the fields of PhloRun
 // are those one official SDK reads, and Raw holds everything the server

@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,6 +99,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		d.waitFor(t, "the member still on hold", memberAttr(hostile, "onHold"), "true")
 	})
 
+	t.Run("refused", func(t *testing.T) {
+		long := strings.Repeat("9", phlotest.MaxAddressBytes+1)
+		d.fill(t, "add-member", map[string]string{"phlo_id": "phlo-1", "node_id": "node-1", "address": long, "role": "agent"})
+		d.submit(t, "add-member")
+		d.waitFor(t, "the server's refusal", `document.getElementById("message").className`, "bad")
+		assert.Contains(t, d.eval(t, `document.getElementById("message").textContent`), "MaxAddressBytes")
+		_, ok := srv.Member("phlo-1", "node-1", long)
+		assert.False(t, ok)
+	})
+
 	t.Run("remove member", func(t *testing.T) {
 		d.eval(t, fmt.Sprintf(`[...document.querySelectorAll('form[data-control="remove-member"]')]
 			.find(f => f.elements.address.value === %s && f.elements.node_id.value === "node-1")
@@ -135,6 +148,7 @@ type dashboard struct {
 	urls       []string // every URL the page asked for
 	challenges []string // "scheme realm" of each credentials prompt
 	asked      []string // the message of each dialog the page opened
+	problems   []string // exceptions, and errors the browser logged
 }
 
 // openDashboard starts Chromium, opens GET /__phlo/ and waits until the
@@ -166,10 +180,16 @@ func openDashboard(t *testing.T, srv *phlotest.Server) *dashboard {
 	paused := chromedp.Events(tctx, fetch.RequestPaused)
 	auth := chromedp.Events(tctx, fetch.AuthRequired)
 	dialogs := chromedp.Events(tctx, page.JavascriptDialogOpening)
+	logged := chromedp.Events(tctx, cdplog.EntryAdded)
+	thrown := chromedp.Events(tctx, runtime.ExceptionThrown)
 	handlers.Go(func() { d.continueRequests(paused) })
+	handlers.Go(func() { d.recordLogs(logged) })
+	handlers.Go(func() { d.recordExceptions(thrown) })
 	handlers.Go(func() { d.answerChallenges(auth) })
 	handlers.Go(func() { d.acceptDialogs(dialogs) })
 	_, err := chromedp.Call(tctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: ptr(true)})
+	require.NoError(t, err)
+	_, err = chromedp.Call(tctx, cdplog.Enable, cdp.Empty{})
 	require.NoError(t, err)
 
 	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(srv.URL+"/__phlo/")))
@@ -237,16 +257,50 @@ func (d *dashboard) acceptDialogs(events iter.Seq2[page.EventJavascriptDialogOpe
 	}
 }
 
+func (d *dashboard) recordLogs(events iter.Seq2[cdplog.EventEntryAdded, error]) {
+	for ev, err := range events {
+		if err != nil {
+			return
+		}
+		// A network error is a reply's status, which the test provokes and
+		// checks itself.
+		if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
+			d.mu.Lock()
+			d.problems = append(d.problems, fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			d.mu.Unlock()
+		}
+	}
+}
+
+func (d *dashboard) recordExceptions(events iter.Seq2[runtime.EventExceptionThrown, error]) {
+	for ev, err := range events {
+		if err != nil {
+			return
+		}
+		d.mu.Lock()
+		x := ev.ExceptionDetails
+		text := x.Text
+		if x.Exception != nil {
+			text += " " + x.Exception.Description
+		}
+		d.problems = append(d.problems, fmt.Sprintf("exception at %d:%d: %s", x.LineNumber, x.ColumnNumber, text))
+		d.mu.Unlock()
+	}
+}
+
 func (d *dashboard) dialogs() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.asked...)
 }
 
-// checkOrigins asserts that the page asked for nothing but the fake.
+// checkOrigins asserts that the page asked for nothing but the fake, and
+// that nothing went wrong in it: no exception, no error logged, such as a
+// refusal by its own content security policy.
 func (d *dashboard) checkOrigins(t *testing.T) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	assert.Empty(t, d.problems)
 	require.NotEmpty(t, d.urls)
 	for _, u := range d.urls {
 		assert.True(t, strings.HasPrefix(u, d.srv.URL+"/__phlo/"), "the page asked for %s", u)
