@@ -3,8 +3,10 @@ package phlo
 import "context"
 
 // ConferenceBridge is a handle on a conference bridge node of a PHLO, the
-// node that holds people in one conference. Making it costs no I/O; it is
-// checked when a call is made.
+// node that holds people in one conference; [Phlo.ConferenceBridge] makes
+// it. Making it costs no I/O; it is checked when a call is made, and an
+// empty node ID is an error matching [ErrInvalidArgument] before anything
+// is sent.
 //
 // The public API reference has no page for this node: Plivo's Python and PHP
 // SDKs are the source of its wire, which is that of the multi-party call's
@@ -39,7 +41,8 @@ func (b *ConferenceBridge) PhloID() string {
 	return b.phlo.id
 }
 
-// Get fetches the node's details; NodeType is "conference_bridge".
+// Get fetches the node's details; [NodeInfo.NodeType] is
+// "conference_bridge".
 func (b *ConferenceBridge) Get(ctx context.Context) (*NodeInfo, error) {
 	if b == nil {
 		return nil, errNoClient
@@ -48,8 +51,8 @@ func (b *ConferenceBridge) Get(ctx context.Context) (*NodeInfo, error) {
 }
 
 // BridgeMember is a handle on one member of a conference bridge, named by
-// the phone number or SIP endpoint they joined with. Making it costs no
-// I/O; it is checked when a call is made.
+// the phone number or SIP endpoint they joined with; [ConferenceBridge.Member]
+// makes it. Making it costs no I/O; it is checked when a call is made.
 type BridgeMember struct {
 	node    node
 	address string
@@ -98,7 +101,8 @@ var (
 )
 
 // Mute mutes the member: the others no longer hear them. It is one
-// request; muting a muted member changes nothing.
+// request; muting a muted member changes nothing. [BridgeMember.Unmute]
+// undoes it.
 func (m *BridgeMember) Mute(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionMute)
 }

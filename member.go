@@ -6,8 +6,10 @@ import (
 )
 
 // Member is a handle on one member of a multi-party call, named by the phone
-// number or SIP endpoint they joined with. Making it costs no I/O; it is
-// checked when a call is made.
+// number or SIP endpoint they joined with; [MultiPartyCall.Member] makes it.
+// Making it costs no I/O; it is checked when a call is made, and a bad
+// address is an error matching [ErrInvalidArgument] before anything is
+// sent.
 type Member struct {
 	node    node
 	address string
@@ -74,7 +76,7 @@ var (
 )
 
 // Hold puts the member on hold: they are muted and the others hear hold
-// music. It is one request.
+// music. It is one request; [Member.Unhold] takes them off.
 func (m *Member) Hold(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHold)
 }
@@ -91,10 +93,10 @@ func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHangup)
 }
 
-// ResumeCall completes a warm transfer that this member started: it brings
-// them back into the original call. Plivo does not say that it takes anyone
-// off hold, and the fake runner does not. It is never sent twice once it may
-// have reached the server.
+// ResumeCall completes a warm transfer ([MultiPartyCall.WarmTransfer]) that
+// this member started: it brings them back into the original call. Plivo
+// does not say that it takes anyone off hold, and the fake runner does not.
+// It is never sent twice once it may have reached the server.
 func (m *Member) ResumeCall(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionResumeCall)
 }
@@ -106,7 +108,7 @@ func (m *Member) VoicemailDrop(ctx context.Context) (*ActionResponse, error) {
 }
 
 // AbortTransfer cancels the transfer this member started; as with
-// ResumeCall, unhold the customer yourself. It is never sent
+// [Member.ResumeCall], unhold the customer yourself. It is never sent
 // twice once it may have reached the server: it aborts whatever transfer is
 // in progress when it arrives.
 func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {
