@@ -3,8 +3,8 @@
 // transfer, drop a voicemail, and get or run a PHLO; and the conference
 // bridge node: mute, unmute and hang up its members.
 //
-// Build one *RestClient and share it; reach a resource through handles that
-// cost no I/O, then act on it with a context:
+// Build one [*RestClient] with [NewRestClient] and share it; reach a resource
+// through handles that cost no I/O, then act on it with a context:
 //
 //	client, err := phlo.NewRestClient("", "") // PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN
 //	if err != nil { ... }
@@ -14,10 +14,11 @@
 // Holding a member is one request, and it reaches the runner at most once
 // per attempt: neither the SDK nor net/http below it sends a request again
 // unless the retry policy says it may. Every failure is an error to inspect
-// with errors.As (*APIError, *ArgumentError) and errors.Is (ErrNotFound and
-// the other sentinels, context.Canceled, context.DeadlineExceeded), and
-// says whether the runner may have acted: ErrNotSent, ErrOutcomeUnknown, or
-// an *APIError whose status says it did not. No
+// with [errors.As] ([*APIError], [*ArgumentError]) and [errors.Is]
+// ([ErrNotFound] and the other sentinels, [context.Canceled],
+// [context.DeadlineExceeded]), and says whether the runner may have acted:
+// [ErrNotSent], [ErrOutcomeUnknown], or an [*APIError] whose status says it
+// did not. No
 // error, log record or printed value shows a credential, whatever a server
 // sends back.
 //
@@ -52,8 +53,9 @@
 // whenever it is not [DefaultBaseURL]. [WithMaskedAddresses] hides members'
 // phone numbers and SIP addresses in errors and records.
 //
-// Package phlotest provides a fake runner for tests that need no network,
-// and package callback verifies the signed requests Plivo sends back.
+// Package [github.com/phlogo/phlo/phlotest] provides a fake runner for tests
+// that need no network, and package [github.com/phlogo/phlo/callback]
+// verifies the signed requests Plivo sends back.
 package phlo
 
 import (
@@ -78,7 +80,7 @@ const Version = "0.2.0"
 // DefaultBaseURL is the PHLO runner's address.
 const DefaultBaseURL = "https://phlorunner.plivo.com"
 
-// DefaultTimeout bounds a whole call, retries included, unless WithTimeout
+// DefaultTimeout bounds a whole call, retries included, unless [WithTimeout]
 // says otherwise.
 const DefaultTimeout = 30 * time.Second
 
@@ -86,14 +88,14 @@ const DefaultTimeout = 30 * time.Second
 // reply larger than this is an error; an error reply is cut at this length.
 const MaxResponseBytes = 1 << 20
 
-// Environment variables read when NewRestClient is given empty credentials.
+// Environment variables read when [NewRestClient] is given empty credentials.
 const (
 	EnvAuthID    = "PLIVO_AUTH_ID"
 	EnvAuthToken = "PLIVO_AUTH_TOKEN"
 )
 
 // EnvBaseURL names the runner's base URL, such as a "phlo serve" fake in
-// another container, for a client built without WithBaseURL. WithBaseURL
+// another container, for a client built without [WithBaseURL]. WithBaseURL
 // wins over it.
 const EnvBaseURL = "PHLO_BASE_URL"
 
@@ -144,8 +146,8 @@ type requestHeaders struct {
 	userAgent, json []string
 }
 
-// Option configures a RestClient. Options that are given bad values make
-// NewRestClient return an error.
+// Option configures a [RestClient]. Options that are given bad values make
+// [NewRestClient] return an error.
 type Option func(*settings) error
 
 type settings struct {
@@ -159,12 +161,12 @@ type settings struct {
 	masked       bool
 }
 
-// WithBaseURL points the client at another runner, such as a phlotest.Server.
-// The URL must be https, or http to a loopback host (127.0.0.0/8, ::1,
-// localhost): basic auth is never sent in clear over a network, unless
-// WithInsecureHTTP says so. A path prefix is kept; "/v1" is added after it.
-// Without WithBaseURL, NewRestClient reads PHLO_BASE_URL, else uses
-// DefaultBaseURL.
+// WithBaseURL points the client at another runner, such as a
+// [github.com/phlogo/phlo/phlotest.Server]. The URL must be https, or http
+// to a loopback host (127.0.0.0/8, ::1, localhost): basic auth is never sent
+// in clear over a network, unless [WithInsecureHTTP] says so. A path prefix
+// is kept; "/v1" is added after it. Without WithBaseURL, [NewRestClient]
+// reads PHLO_BASE_URL ([EnvBaseURL]), else uses [DefaultBaseURL].
 func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error {
 		if rawURL == "" {
@@ -187,10 +189,10 @@ func WithInsecureHTTP() Option {
 }
 
 // WithHTTPClient makes the client send through c, as c stands at each
-// request: a change to c after NewRestClient, such as
+// request: a change to c after [NewRestClient], such as
 // httpmock.ActivateNonDefault(c), takes effect. Redirects are never
 // followed, whatever c's CheckRedirect says, and c itself is not changed.
-// c's Timeout, if any, applies to each attempt; WithTimeout bounds the
+// c's Timeout, if any, applies to each attempt; [WithTimeout] bounds the
 // whole call.
 func WithHTTPClient(c *http.Client) Option {
 	return func(s *settings) error {
@@ -219,9 +221,9 @@ func WithUserAgent(product string) Option {
 }
 
 // WithTimeout bounds every call, retries and waits included; the default is
-// DefaultTimeout. Zero means no bound beyond the context's own. A context
+// [DefaultTimeout]. Zero means no bound beyond the context's own. A context
 // deadline that comes sooner still wins. A call it ends returns an error
-// that matches context.DeadlineExceeded and says that this bound ran out.
+// that matches [context.DeadlineExceeded] and says that this bound ran out.
 func WithTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {
@@ -269,9 +271,9 @@ func WithMaskedAddresses() Option {
 
 // NewRestClient returns a client that authenticates with authID and
 // authToken. An empty authID or authToken is read from PLIVO_AUTH_ID or
-// PLIVO_AUTH_TOKEN; if it is still empty the error matches
-// ErrMissingCredentials. Building a client starts no goroutine and opens no
-// connection.
+// PLIVO_AUTH_TOKEN ([EnvAuthID], [EnvAuthToken]); if it is still empty the
+// error matches [ErrMissingCredentials]. Building a client starts no
+// goroutine and opens no connection.
 func NewRestClient(authID, authToken string, opts ...Option) (*RestClient, error) {
 	if authID == "" {
 		authID = os.Getenv(EnvAuthID)
@@ -495,9 +497,9 @@ func (c *RestClient) roundTrip(req *http.Request) (*http.Response, error) {
 func stopRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // CloseIdleConnections closes idle keep-alive connections. A client built
-// with WithHTTPClient closes those of its own http.Client. Every other
+// with [WithHTTPClient] closes those of its own [http.Client]. Every other
 // client shares one pool (or sends through a replaced
-// http.DefaultTransport), and closes that pool's idle connections, which
+// [http.DefaultTransport]), and closes that pool's idle connections, which
 // other clients would otherwise have reused: there is no need to call it
 // when a client is dropped, since it holds no connection of its own.
 func (c *RestClient) CloseIdleConnections() {

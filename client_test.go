@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -469,15 +467,4 @@ func TestWithInsecureHTTP(t *testing.T) {
 		_, err := phlo.NewRestClient(testAuthID, testAuthToken, phlo.WithBaseURL(base), phlo.WithInsecureHTTP())
 		require.ErrorIs(t, err, phlo.ErrInvalidArgument, base)
 	}
-}
-
-// TestChangelogNamesThisVersion: the top entry of CHANGELOG.md is
-// phlo.Version.
-func TestChangelogNamesThisVersion(t *testing.T) {
-	t.Parallel()
-	data, err := os.ReadFile("CHANGELOG.md")
-	require.NoError(t, err)
-	top := regexp.MustCompile(`(?m)^## \[([^\]]+)\] - \d{4}-\d{2}-\d{2}$`).FindStringSubmatch(string(data))
-	require.NotNil(t, top, "no version entry")
-	assert.Equal(t, phlo.Version, top[1])
 }

@@ -3,8 +3,10 @@ package phlo
 import "context"
 
 // ConferenceBridge is a handle on a conference bridge node of a PHLO, the
-// node that holds people in one conference. Making it costs no I/O; it is
-// checked when a call is made.
+// node that holds people in one conference; [Phlo.ConferenceBridge] makes
+// it. Making it costs no I/O; it is checked when a call is made, and an
+// empty node ID is an error matching [ErrInvalidArgument] before anything
+// is sent.
 //
 // The public API reference has no page for this node: Plivo's Python and PHP
 // SDKs are the source of its wire, which is that of the multi-party call's
@@ -22,13 +24,25 @@ func (p *Phlo) ConferenceBridge(nodeID string) *ConferenceBridge {
 	return &ConferenceBridge{node{phlo: *p, id: nodeID}}
 }
 
-// ID returns the node's ID.
-func (b *ConferenceBridge) ID() string { return b.id }
+// ID returns the node's ID, or "" for a nil handle.
+func (b *ConferenceBridge) ID() string {
+	if b == nil {
+		return ""
+	}
+	return b.id
+}
 
-// PhloID returns the ID of the PHLO the node belongs to.
-func (b *ConferenceBridge) PhloID() string { return b.phlo.id }
+// PhloID returns the ID of the PHLO the node belongs to, or "" for a nil
+// handle.
+func (b *ConferenceBridge) PhloID() string {
+	if b == nil {
+		return ""
+	}
+	return b.phlo.id
+}
 
-// Get fetches the node's details; NodeType is "conference_bridge".
+// Get fetches the node's details; [NodeInfo.NodeType] is
+// "conference_bridge".
 func (b *ConferenceBridge) Get(ctx context.Context) (*NodeInfo, error) {
 	if b == nil {
 		return nil, errNoClient
@@ -37,8 +51,8 @@ func (b *ConferenceBridge) Get(ctx context.Context) (*NodeInfo, error) {
 }
 
 // BridgeMember is a handle on one member of a conference bridge, named by
-// the phone number or SIP endpoint they joined with. Making it costs no
-// I/O; it is checked when a call is made.
+// the phone number or SIP endpoint they joined with; [ConferenceBridge.Member]
+// makes it. Making it costs no I/O; it is checked when a call is made.
 type BridgeMember struct {
 	node    node
 	address string
@@ -54,14 +68,30 @@ func (b *ConferenceBridge) Member(address string) *BridgeMember {
 	return &BridgeMember{node: b.node, address: address}
 }
 
-// Address returns the member's address.
-func (m *BridgeMember) Address() string { return m.address }
+// Address returns the member's address, or "" for a nil handle.
+func (m *BridgeMember) Address() string {
+	if m == nil {
+		return ""
+	}
+	return m.address
+}
 
-// NodeID returns the ID of the conference bridge node.
-func (m *BridgeMember) NodeID() string { return m.node.id }
+// NodeID returns the ID of the conference bridge node, or "" for a nil
+// handle.
+func (m *BridgeMember) NodeID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.id
+}
 
-// PhloID returns the ID of the PHLO.
-func (m *BridgeMember) PhloID() string { return m.node.phlo.id }
+// PhloID returns the ID of the PHLO, or "" for a nil handle.
+func (m *BridgeMember) PhloID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.phlo.id
+}
 
 // The bridge's member actions. Each leaves the conference as one send
 // would, so each is idempotent.
@@ -71,7 +101,8 @@ var (
 )
 
 // Mute mutes the member: the others no longer hear them. It is one
-// request; muting a muted member changes nothing.
+// request; muting a muted member changes nothing. [BridgeMember.Unmute]
+// undoes it.
 func (m *BridgeMember) Mute(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionMute)
 }

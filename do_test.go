@@ -97,8 +97,24 @@ func TestDoNilOutStillChecksTheErrorField(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, "nope", apiErr.Message)
 
-	c, _ = mockClient(t, http.StatusNoContent, ``)
-	require.NoError(t, c.Do(context.Background(), phlo.Request{Method: "POST", Path: []string{"phlo", "p"}}, nil), "no body and no out is success")
+}
+
+// TestDoEmptyReplyIsInvalid: an empty 2xx reply is ErrInvalidResponse for
+// Do with or without out, as for every wrapped action: the runner always
+// sends a JSON object, so an empty body is a proxy's or a fault's.
+func TestDoEmptyReplyIsInvalid(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusOK, http.StatusCreated, http.StatusNoContent} {
+		for _, body := range []string{``, " \r\n\t"} {
+			for name, out := range map[string]any{"nil out": nil, "map out": new(map[string]any), "ActionResponse out": new(phlo.ActionResponse)} {
+				c, rec := mockClient(t, status, body)
+				err := c.Do(context.Background(), phlo.Request{Method: "POST", Path: []string{"phlo", "p"}}, out)
+				require.ErrorIs(t, err, phlo.ErrInvalidResponse, "%d %q %s", status, body, name)
+				assert.Contains(t, err.Error(), "empty body")
+				assert.Len(t, rec.all(), 1, "a POST is sent once")
+			}
+		}
+	}
 }
 
 // TestWrappedActionsEqualDo proves every wrapped action is a plain use of the

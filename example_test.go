@@ -186,12 +186,12 @@ func ExamplePhlo_GetRun() {
 		fmt.Println(err)
 		return
 	}
-	run, err := p.GetRun(ctx, res.PhloRunID)
+	run, err := p.GetRun(ctx, res.RunID)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(run.RunID == res.PhloRunID, run.PhloID, len(run.CallUUIDs))
+	fmt.Println(run.RunID == res.RunID, run.PhloID, len(run.CallUUIDs))
 	// Output: true outbound-phlo 0
 }
 

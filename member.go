@@ -6,8 +6,10 @@ import (
 )
 
 // Member is a handle on one member of a multi-party call, named by the phone
-// number or SIP endpoint they joined with. Making it costs no I/O; it is
-// checked when a call is made.
+// number or SIP endpoint they joined with; [MultiPartyCall.Member] makes it.
+// Making it costs no I/O; it is checked when a call is made, and a bad
+// address is an error matching [ErrInvalidArgument] before anything is
+// sent.
 type Member struct {
 	node    node
 	address string
@@ -23,14 +25,30 @@ func (m *MultiPartyCall) Member(address string) *Member {
 	return &Member{node: m.node, address: address}
 }
 
-// Address returns the member's address.
-func (m *Member) Address() string { return m.address }
+// Address returns the member's address, or "" for a nil handle.
+func (m *Member) Address() string {
+	if m == nil {
+		return ""
+	}
+	return m.address
+}
 
-// NodeID returns the ID of the multi-party call node.
-func (m *Member) NodeID() string { return m.node.id }
+// NodeID returns the ID of the multi-party call node, or "" for a nil
+// handle.
+func (m *Member) NodeID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.id
+}
 
-// PhloID returns the ID of the PHLO.
-func (m *Member) PhloID() string { return m.node.phlo.id }
+// PhloID returns the ID of the PHLO, or "" for a nil handle.
+func (m *Member) PhloID() string {
+	if m == nil {
+		return ""
+	}
+	return m.node.phlo.id
+}
 
 // memberAction is one action on a member, with its body encoded once.
 type memberAction struct {
@@ -58,7 +76,7 @@ var (
 )
 
 // Hold puts the member on hold: they are muted and the others hear hold
-// music. It is one request.
+// music. It is one request; [Member.Unhold] takes them off.
 func (m *Member) Hold(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHold)
 }
@@ -75,10 +93,10 @@ func (m *Member) Hangup(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionHangup)
 }
 
-// ResumeCall completes a warm transfer that this member started: it brings
-// them back into the original call. Plivo does not say that it takes anyone
-// off hold, and the fake runner does not. It is never sent twice once it may
-// have reached the server.
+// ResumeCall completes a warm transfer ([MultiPartyCall.WarmTransfer]) that
+// this member started: it brings them back into the original call. Plivo
+// does not say that it takes anyone off hold, and the fake runner does not.
+// It is never sent twice once it may have reached the server.
 func (m *Member) ResumeCall(ctx context.Context) (*ActionResponse, error) {
 	return m.act(ctx, &actionResumeCall)
 }
@@ -90,7 +108,7 @@ func (m *Member) VoicemailDrop(ctx context.Context) (*ActionResponse, error) {
 }
 
 // AbortTransfer cancels the transfer this member started; as with
-// ResumeCall, unhold the customer yourself. It is never sent
+// [Member.ResumeCall], unhold the customer yourself. It is never sent
 // twice once it may have reached the server: it aborts whatever transfer is
 // in progress when it arrives.
 func (m *Member) AbortTransfer(ctx context.Context) (*ActionResponse, error) {

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// MultiPartyCall is a handle on a multi-party call node of a PHLO. Making it
-// costs no I/O; it is checked when a call is made.
+// MultiPartyCall is a handle on a multi-party call node of a PHLO, made by
+// [Phlo.MultiPartyCall]. Making it costs no I/O; it is checked when a call
+// is made, and an empty node ID is an error matching [ErrInvalidArgument]
+// before anything is sent.
 type MultiPartyCall struct {
 	node
 }
@@ -21,11 +23,22 @@ func (p *Phlo) MultiPartyCall(nodeID string) *MultiPartyCall {
 	return &MultiPartyCall{node{phlo: *p, id: nodeID}}
 }
 
-// ID returns the node's ID.
-func (m *MultiPartyCall) ID() string { return m.id }
+// ID returns the node's ID, or "" for a nil handle.
+func (m *MultiPartyCall) ID() string {
+	if m == nil {
+		return ""
+	}
+	return m.id
+}
 
-// PhloID returns the ID of the PHLO the node belongs to.
-func (m *MultiPartyCall) PhloID() string { return m.phlo.id }
+// PhloID returns the ID of the PHLO the node belongs to, or "" for a nil
+// handle.
+func (m *MultiPartyCall) PhloID() string {
+	if m == nil {
+		return ""
+	}
+	return m.phlo.id
+}
 
 // Role is a member's role in a multi-party call.
 type Role string
@@ -37,16 +50,17 @@ const (
 	RoleSupervisor Role = "supervisor"
 )
 
-// CallParams are the parameters of Call, WarmTransfer and ColdTransfer.
+// CallParams are the parameters of [MultiPartyCall.Call],
+// [MultiPartyCall.WarmTransfer] and [MultiPartyCall.ColdTransfer].
 type CallParams struct {
 	// TriggerSource is the phone number or SIP endpoint of the member,
 	// usually an agent, who triggers the action. Required.
 	TriggerSource string
 	// To is the phone number or SIP endpoint to dial. Required.
 	To string
-	// Role is the role of the member dialled: RoleAgent, RoleCustomer or
-	// RoleSupervisor; empty sends RoleAgent. Any other value, another case
-	// included, is an *ArgumentError before anything is sent: a role the
+	// Role is the role of the member dialled: [RoleAgent], [RoleCustomer] or
+	// [RoleSupervisor]; empty sends RoleAgent. Any other value, another case
+	// included, is an [*ArgumentError] before anything is sent: a role the
 	// runner learns later needs a release of the SDK, or [RestClient.Do].
 	Role Role
 }
@@ -59,7 +73,8 @@ type callAction struct {
 	Role          Role   `json:"role"`
 }
 
-// NodeInfo describes a node: a multi-party call or a conference bridge.
+// NodeInfo describes a node, a multi-party call or a conference bridge, as
+// [MultiPartyCall.Get] and [ConferenceBridge.Get] read it.
 type NodeInfo struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
@@ -90,15 +105,12 @@ func (i *NodeInfo) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ActionResponse is the reply to an action on a call or a member, and the
-// envelope every reply of the runner carries. A reply whose error field is
-// not empty comes back as an *APIError instead.
+// ActionResponse is the reply to a successful action on a call or a member.
+// A reply whose "error" field is not empty is a failure, returned as an
+// [*APIError] whose Message holds the runner's text.
 type ActionResponse struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
-	// Error is the runner's error text; always empty in a returned
-	// ActionResponse, and left out when it is encoded.
-	Error string `json:"error,omitempty"`
 }
 
 // Get fetches the node's details.
@@ -118,9 +130,9 @@ func (m *MultiPartyCall) Call(ctx context.Context, p CallParams) (*ActionRespons
 }
 
 // WarmTransfer transfers the call from p.TriggerSource to p.To: the two talk
-// privately before the member they were talking to joins them. ResumeCall
-// and AbortTransfer on the initiating member's handle complete or cancel
-// it. Plivo does not say that it holds anyone, and the fake runner does
+// privately before the member they were talking to joins them.
+// [Member.ResumeCall] and [Member.AbortTransfer] on the initiating member's
+// handle complete or cancel it. Plivo does not say that it holds anyone, and the fake runner does
 // not: hold the customer first if they should hear hold
 // music, and unhold them afterwards, or when it fails (see the package
 // documentation).

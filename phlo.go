@@ -9,20 +9,28 @@ import (
 	"time"
 )
 
-// Phlo is a handle on one PHLO. Making it costs no I/O; it is checked when
-// a call is made.
+// Phlo is a handle on one PHLO, made by [RestClient.Phlo]. Making it costs
+// no I/O; it is checked when a call is made, and a handle that no
+// [RestClient] made, or an empty ID, is an error matching
+// [ErrInvalidArgument] before anything is sent.
 type Phlo struct {
 	client *RestClient
 	id     string
 }
 
-// Phlo returns a handle on the PHLO phloID.
+// Phlo returns a handle on the PHLO phloID, to reach its nodes through
+// [Phlo.MultiPartyCall] and [Phlo.ConferenceBridge].
 func (c *RestClient) Phlo(phloID string) *Phlo {
 	return &Phlo{client: c, id: phloID}
 }
 
-// ID returns the PHLO's ID.
-func (p *Phlo) ID() string { return p.id }
+// ID returns the PHLO's ID, or "" for a nil handle.
+func (p *Phlo) ID() string {
+	if p == nil {
+		return ""
+	}
+	return p.id
+}
 
 // errNoClient is the error of a handle that no RestClient made.
 var errNoClient = &ArgumentError{Name: "client", Reason: "is nil: make one with NewRestClient", kind: ErrInvalidArgument}
@@ -34,7 +42,7 @@ func (p *Phlo) check() error {
 	return checkSegment("phloID", p.id)
 }
 
-// PhloInfo describes a PHLO.
+// PhloInfo describes a PHLO, as [Phlo.Get] reads it.
 type PhloInfo struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
@@ -74,16 +82,16 @@ func (p *Phlo) Get(ctx context.Context) (*PhloInfo, error) {
 	return &info, nil
 }
 
-// RunResult is the reply to running a PHLO.
+// RunResult is the reply to [Phlo.Run].
 type RunResult struct {
 	// APIID identifies the request; for a run it is the run's ID.
 	APIID string `json:"api_id"`
 	// PhloID is the PHLO's ID.
 	PhloID string `json:"phlo_id"`
-	// PhloRunID identifies the run, for GetRun. It is the reply's
+	// RunID identifies the run, for [Phlo.GetRun]. It is the reply's
 	// phlo_run_id, or its api_id when there is none: the runner's api_id
 	// for a run is the run's ID.
-	PhloRunID string `json:"phlo_run_id"`
+	RunID string `json:"phlo_run_id"`
 	// Message is the runner's word on the run.
 	Message string `json:"message"`
 }
@@ -111,15 +119,16 @@ func (p *Phlo) Run(ctx context.Context, payload map[string]any) (*RunResult, err
 	if err := p.client.do(ctx, &r, &res); err != nil {
 		return nil, err
 	}
-	if res.PhloRunID == "" {
-		res.PhloRunID = res.APIID
+	if res.RunID == "" {
+		res.RunID = res.APIID
 	}
 	return &res, nil
 }
 
 var emptyObject any = json.RawMessage(`{}`)
 
-// PhloRun is what the runner reports about one run of a PHLO.
+// PhloRun is what the runner reports about one run of a PHLO, as
+// [Phlo.GetRun] reads it.
 type PhloRun struct {
 	// APIID identifies the request.
 	APIID string `json:"api_id"`
@@ -148,11 +157,12 @@ func (r *PhloRun) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// GetRun fetches one run of the PHLO, by the PhloRunID that Run returned.
+// GetRun fetches one run of the PHLO, by the [RunResult.RunID] that
+// [Phlo.Run] returned.
 //
-// The run endpoint's reply is not fully documented: the fields of PhloRun
-// are those one official SDK reads, and Raw holds everything the server
-// sent.
+// The run endpoint's reply is not fully documented: the fields of [PhloRun]
+// are those one official SDK reads, and [PhloRun.Raw] holds everything the
+// server sent.
 func (p *Phlo) GetRun(ctx context.Context, runID string) (*PhloRun, error) {
 	if err := p.check(); err != nil {
 		return nil, err

@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 			c, rec := mockClient(t, http.StatusCreated, `{"api_id":"run-1","phlo_id":"p","message":"PHLO run initiated."}`)
 			res, err := c.Phlo("p").Run(context.Background(), tc.payload)
 			require.NoError(t, err)
-			assert.Equal(t, &phlo.RunResult{APIID: "run-1", PhloID: "p", PhloRunID: "run-1", Message: "PHLO run initiated."}, res)
+			assert.Equal(t, &phlo.RunResult{APIID: "run-1", PhloID: "p", RunID: "run-1", Message: "PHLO run initiated."}, res)
 
 			w := rec.last(t)
 			assert.Equal(t, http.MethodPost, w.Method)
@@ -83,12 +83,12 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestRunKeepsPhloRunID(t *testing.T) {
+func TestRunKeepsRunID(t *testing.T) {
 	t.Parallel()
 	c, _ := mockClient(t, http.StatusCreated, `{"api_id":"a","phlo_id":"p","phlo_run_id":"r","message":"ok"}`)
 	res, err := c.Phlo("p").Run(context.Background(), nil)
 	require.NoError(t, err)
-	assert.Equal(t, "r", res.PhloRunID)
+	assert.Equal(t, "r", res.RunID)
 	assert.Equal(t, "a", res.APIID)
 }
 

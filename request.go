@@ -47,10 +47,11 @@ type Request struct {
 
 // Do sends r and decodes the JSON reply into out, which must be nil or a
 // non-nil pointer. A reply with a non-2xx status, or with a non-empty
-// "error" field, is an *APIError; a successful reply that is not a JSON
-// object (the runner always sends one), or whose "api_id" or "error" is not
-// a string, matches ErrInvalidResponse. As for every action, the error says
-// whether the runner may have acted: see [ErrNotSent] and
+// "error" field, is an [*APIError]; a successful reply that is empty or not
+// a JSON object (the runner always sends one), or whose "api_id" or "error"
+// is not a string, matches [ErrInvalidResponse], whether out is nil or not:
+// the rule every wrapped action follows. As for every action, the error
+// says whether the runner may have acted: see [ErrNotSent] and
 // [ErrOutcomeUnknown].
 func (c *RestClient) Do(ctx context.Context, r Request, out any) error {
 	switch {
@@ -385,16 +386,20 @@ func readBody(r io.Reader, contentLength int64, slack int) (data []byte, tooLarg
 	return data, len(data) > MaxResponseBytes, err
 }
 
-// decode applies the one rule for every 2xx reply: its body is a JSON
-// object whose "api_id" and "error", where present, are strings; a
-// non-empty "error" makes it an *APIError; then it is decoded into out. An
-// empty body is a success only when out is nil.
+// envelope is what every reply of the runner carries.
+type envelope struct {
+	APIID string `json:"api_id"`
+	Error string `json:"error"`
+}
+
+// decode applies the one rule for every 2xx reply, whatever out is: its
+// body is a JSON object whose "api_id" and "error", where present, are
+// strings; a non-empty "error" makes it an *APIError; then it is decoded
+// into out, when out is not nil. An empty body is never a success: the
+// runner always sends an object.
 func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		if out == nil {
-			return "", nil
-		}
 		return "", invalidResponse("the %d reply has an empty body", status)
 	}
 	// null, a list or a bare value would decode into an empty result that
@@ -402,7 +407,7 @@ func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err
 	if trimmed[0] != '{' {
 		return "", invalidResponse("the %d reply is not a JSON object: %s", status, c.sample(data))
 	}
-	var env ActionResponse
+	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return "", invalidResponse("the %d reply cannot be decoded (%v): %s", status, err, c.sample(data))
 	}
@@ -414,7 +419,7 @@ func (c *RestClient) decode(status int, data []byte, out any) (apiID string, err
 	switch out := out.(type) {
 	case nil:
 	case *ActionResponse:
-		*out = env
+		*out = ActionResponse{APIID: env.APIID}
 	default:
 		if err := json.Unmarshal(data, out); err != nil {
 			return env.APIID, invalidResponse("the %d reply cannot be decoded (%v): %s", status, err, c.sample(data))

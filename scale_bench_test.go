@@ -83,6 +83,12 @@ func p99(lat []time.Duration) time.Duration {
 // first; each op is then a warm round. holds/s is the throughput,
 // handshakes/op the TLS handshakes the server made in a warm round, p99-ms
 // the 99th percentile of one hold's latency.
+//
+// Over HTTP/1.1, handshakes/op can be above zero on a busy machine: net/http
+// closes a connection whose request write it has not seen finish within
+// 50 ms of reading the reply (maxWriteWaitBeforeConnReuse), so a writer
+// goroutine kept waiting for a CPU costs a new connection. The pool's tests
+// run in virtual time for that reason (see withVirtualTime).
 func BenchmarkTLSBurst(b *testing.B) {
 	urls := benchServer(b)
 	for _, proto := range []string{"h1", "h2"} {

@@ -572,11 +572,13 @@ func TestTransportWrappingKeepsThePool(t *testing.T) {
 	require.NoError(t, err)
 	defer c.CloseIdleConnections()
 	const goroutines, holds = 64, 20
-	for range 2 {
-		parallelHolds(t, c, goroutines, holds)
-	}
-	assert.Equal(t, int64(2*goroutines*holds), wrapper.calls.Load())
-	conns.checkPooled(t)
+	withVirtualTime(t, srv, func(t *testing.T) {
+		for range 2 {
+			parallelHolds(t, c, goroutines, holds)
+		}
+		assert.Equal(t, int64(2*goroutines*holds), wrapper.calls.Load())
+		conns.checkPooled(t)
+	})
 }
 
 // TestUntrustedCertificateIsNotRetried: a certificate that cannot be

@@ -60,7 +60,7 @@ func TestOpenAPI(t *testing.T) {
 		{"POST", runPath, `{"to":"+1"}`, 201},
 		{"POST", runPath, ``, 201},
 		{"POST", runPath, `[`, 400},
-		{"GET", "/v1/phlo/" + pID + "/runs/" + run.PhloRunID, "", 200},
+		{"GET", "/v1/phlo/" + pID + "/runs/" + run.RunID, "", 200},
 		{"GET", "/v1/phlo/" + pID + "/runs/nope", "", 404},
 		{"GET", mpc, "", 200},
 		{"POST", mpc, `{"action":"call","trigger_source":"` + agent + `","to":"+14155550111","role":"customer"}`, 201},

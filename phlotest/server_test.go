@@ -305,12 +305,12 @@ func TestGetAndRun(t *testing.T) {
 	require.NoError(t, err)
 	runs := srv.Runs(pID)
 	require.Len(t, runs, 1)
-	assert.Equal(t, res.PhloRunID, runs[0].RunID)
+	assert.Equal(t, res.RunID, runs[0].RunID)
 	assert.JSONEq(t, `{"from":"+1","to":"+2"}`, string(runs[0].Payload))
 
-	run, err := c.Phlo(pID).GetRun(ctx, res.PhloRunID)
+	run, err := c.Phlo(pID).GetRun(ctx, res.RunID)
 	require.NoError(t, err)
-	assert.Equal(t, res.PhloRunID, run.RunID)
+	assert.Equal(t, res.RunID, run.RunID)
 	assert.Equal(t, pID, run.PhloID)
 
 	_, err = c.Phlo("other").Run(ctx, nil)

@@ -138,19 +138,16 @@ func (in *invocation) baseURL() (rawURL, source string) {
 // positional argument. The SDK names them as its Go API spells them,
 // which means nothing in a shell. Its base URL is named by baseURL.
 var argumentTerms = map[string]string{
-	"authID":                   "$" + phlo.EnvAuthID,
-	"authToken":                "$" + phlo.EnvAuthToken,
-	"phloID":                   "--phlo",
-	"nodeID":                   "--node",
-	"address":                  "ADDRESS",
-	"runID":                    "RUN_ID",
-	"payload key":              "the key of a key=value argument",
-	"TriggerSource":            "--trigger-source",
-	"CallParams.TriggerSource": "--trigger-source",
-	"To":                       "--to",
-	"CallParams.To":            "--to",
-	"Role":                     "--role",
-	"CallParams.Role":          "--role",
+	"authID":          "$" + phlo.EnvAuthID,
+	"authToken":       "$" + phlo.EnvAuthToken,
+	"phloID":          "--phlo",
+	"nodeID":          "--node",
+	"address":         "ADDRESS",
+	"runID":           "RUN_ID",
+	"payload key":     "the key of a key=value argument",
+	"TriggerSource":   "--trigger-source",
+	"To":              "--to",
+	"CallParams.Role": "--role",
 }
 
 // explain restates an argument the SDK refused in the user's terms; any

@@ -121,14 +121,14 @@ func TestRunAndGetRun(t *testing.T) {
 	code, out, errOut := phloCmd(env, "run", "--phlo", "p1", "from=+14155550100", "to=+14155550111")
 	require.Equal(t, 0, code, errOut)
 	var res struct {
-		PhloRunID string `json:"phlo_run_id"`
+		RunID string `json:"phlo_run_id"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	require.NotEmpty(t, res.PhloRunID)
+	require.NotEmpty(t, res.RunID)
 
-	code, out, errOut = phloCmd(env, "get", "run", "--phlo", "p1", res.PhloRunID)
+	code, out, errOut = phloCmd(env, "get", "run", "--phlo", "p1", res.RunID)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, `"run_id": "`+res.PhloRunID+`"`)
+	assert.Contains(t, out, `"run_id": "`+res.RunID+`"`)
 	assert.Contains(t, out, `"call_uuids": []`)
 
 	code, out, errOut = phloCmd(env, "get", "phlo", "--phlo", "p1")

@@ -46,7 +46,7 @@ func savedState(t *testing.T) (phlotest.State, string) {
 	require.NoError(t, os.WriteFile(file, data, 0o600))
 	require.Len(t, st.Phlos, 1)
 	require.Len(t, st.Phlos[0].Runs, 1)
-	require.Equal(t, run.PhloRunID, st.Phlos[0].Runs[0].RunID)
+	require.Equal(t, run.RunID, st.Phlos[0].Runs[0].RunID)
 	return st, file
 }
 

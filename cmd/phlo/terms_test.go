@@ -73,31 +73,40 @@ func TestMessagesInTheUsersTerms(t *testing.T) {
 		args []string
 		code int
 		want string
+		sdk  string // the SDK's name for what is at fault, if it is the SDK's refusal
 	}{
-		{"base URL flag without a scheme", env(), append(hold, "--base-url", "127.0.0.1:8089"), 1, "phlo: --base-url has no scheme: write http://127.0.0.1:8089"},
-		{"base URL variable without a scheme", env("PHLO_BASE_URL", "localhost:8089"), hold, 1, "phlo: $PHLO_BASE_URL has no scheme: write http://localhost:8089"},
+		{"base URL flag without a scheme", env(), append(hold, "--base-url", "127.0.0.1:8089"), 1, "phlo: --base-url has no scheme: write http://127.0.0.1:8089", "WithBaseURL"},
+		{"base URL variable without a scheme", env("PHLO_BASE_URL", "localhost:8089"), hold, 1, "phlo: $PHLO_BASE_URL has no scheme: write http://localhost:8089", "WithBaseURL"},
 		{"remote base URL without a scheme", env("PHLO_BASE_URL", "phlo:8089"), hold, 1,
-			"phlo: $PHLO_BASE_URL has no scheme: write https://phlo:8089, or http://phlo:8089 with --insecure-http for a fake runner on another host, such as phlo serve in another container"},
-		{"remote base URL without a scheme, insecure", env("PHLO_BASE_URL", "phlo:8089"), append(hold, "--insecure-http"), 1, "phlo: $PHLO_BASE_URL has no scheme: write http://phlo:8089"},
+			"phlo: $PHLO_BASE_URL has no scheme: write https://phlo:8089, or http://phlo:8089 with --insecure-http for a fake runner on another host, such as phlo serve in another container", "WithBaseURL"},
+		{"remote base URL without a scheme, insecure", env("PHLO_BASE_URL", "phlo:8089"), append(hold, "--insecure-http"), 1, "phlo: $PHLO_BASE_URL has no scheme: write http://phlo:8089", "WithBaseURL"},
 		{"plain HTTP flag", env(), append(hold, "--base-url", "http://phlo.example:8089"), 1,
-			"phlo: --base-url must use https unless the host is loopback, since basic auth would cross the network in clear; for a fake runner on another host, such as phlo serve in another container, add --insecure-http"},
-		{"plain HTTP variable", env("PHLO_BASE_URL", "http://phlo.example:8089"), hold, 1, "phlo: $PHLO_BASE_URL must use https unless the host is loopback"},
-		{"empty base URL flag", env(), append(hold, "--base-url", ""), 1, "phlo: --base-url must not be empty"},
-		{"base URL with a query", env("PHLO_BASE_URL", "https://phlo.example?x=1"), hold, 1, "phlo: $PHLO_BASE_URL must not have a query or fragment"},
-		{"timeout without a unit", env(), append(hold, "--timeout", "5"), 2, `phlo member hold: invalid value "5" for flag --timeout: want a duration with a unit, such as 5s`},
-		{"negative timeout", env(), append(hold, "--timeout=-1s"), 2, "for flag --timeout: must not be negative"},
-		{"no auth ID", env("PLIVO_AUTH_ID", ""), hold, 1, "phlo: $PLIVO_AUTH_ID is not set"},
-		{"no auth token", env("PLIVO_AUTH_TOKEN", ""), hold, 1, "phlo: $PLIVO_AUTH_TOKEN is not set"},
-		{"bad auth ID", env("PLIVO_AUTH_ID", "MA:XX"), hold, 1, "phlo: $PLIVO_AUTH_ID must not contain ':'"},
-		{"bad auth token", env("PLIVO_AUTH_TOKEN", "secret\x01token"), hold, 1, "phlo: $PLIVO_AUTH_TOKEN must not contain control characters"},
-		{"bad PHLO", env(), []string{"member", "hold", "--phlo", ".", "--node", "n", "+1"}, 1, `phlo: --phlo must not be "."`},
-		{"bad node", env(), []string{"member", "hold", "--phlo", "p", "--node", "..", "+1"}, 1, `phlo: --node must not be ".."`},
-		{"bad address", env(), []string{"member", "hold", "--phlo", "p", "--node", "n", "."}, 1, `phlo: ADDRESS must not be "."`},
-		{"bad run ID", env(), []string{"get", "run", "--phlo", "p", ".."}, 1, `phlo: RUN_ID must not be ".."`},
-		{"no to", env(), call[:len(call)-2], 1, "phlo: --to must not be empty"},
-		{"no trigger source", env(), []string{"call", "--phlo", "p", "--node", "n", "--to", "+1"}, 1, "phlo: --trigger-source must not be empty"},
-		{"bad role", env(), append(call, "--role", "agent\x01"), 1, "phlo: --role "},
-		{"bad payload key", env(), []string{"run", "--phlo", "p", "a\x01b=c"}, 1, "phlo: the key of a key=value argument must not contain control characters"},
+			"phlo: --base-url must use https unless the host is loopback, since basic auth would cross the network in clear; for a fake runner on another host, such as phlo serve in another container, add --insecure-http", "WithBaseURL"},
+		{"plain HTTP variable", env("PHLO_BASE_URL", "http://phlo.example:8089"), hold, 1, "phlo: $PHLO_BASE_URL must use https unless the host is loopback", "WithBaseURL"},
+		{"empty base URL flag", env(), append(hold, "--base-url", ""), 1, "phlo: --base-url must not be empty", "WithBaseURL"},
+		{"base URL with a query", env("PHLO_BASE_URL", "https://phlo.example?x=1"), hold, 1, "phlo: $PHLO_BASE_URL must not have a query or fragment", "WithBaseURL"},
+		{"timeout without a unit", env(), append(hold, "--timeout", "5"), 2, `phlo member hold: invalid value "5" for flag --timeout: want a duration with a unit, such as 5s`, ""},
+		{"negative timeout", env(), append(hold, "--timeout=-1s"), 2, "for flag --timeout: must not be negative", ""},
+		{"no auth ID", env("PLIVO_AUTH_ID", ""), hold, 1, "phlo: $PLIVO_AUTH_ID is not set", ""},
+		{"no auth token", env("PLIVO_AUTH_TOKEN", ""), hold, 1, "phlo: $PLIVO_AUTH_TOKEN is not set", ""},
+		{"bad auth ID", env("PLIVO_AUTH_ID", "MA:XX"), hold, 1, "phlo: $PLIVO_AUTH_ID must not contain ':'", "authID"},
+		{"bad auth token", env("PLIVO_AUTH_TOKEN", "secret\x01token"), hold, 1, "phlo: $PLIVO_AUTH_TOKEN must not contain control characters", "authToken"},
+		{"bad PHLO", env(), []string{"member", "hold", "--phlo", ".", "--node", "n", "+1"}, 1, `phlo: --phlo must not be "."`, "phloID"},
+		{"bad node", env(), []string{"member", "hold", "--phlo", "p", "--node", "..", "+1"}, 1, `phlo: --node must not be ".."`, "nodeID"},
+		{"bad address", env(), []string{"member", "hold", "--phlo", "p", "--node", "n", "."}, 1, `phlo: ADDRESS must not be "."`, "address"},
+		{"bad run ID", env(), []string{"get", "run", "--phlo", "p", ".."}, 1, `phlo: RUN_ID must not be ".."`, "runID"},
+		{"no to", env(), call[:len(call)-2], 1, "phlo: --to must not be empty", "To"},
+		{"no trigger source", env(), []string{"call", "--phlo", "p", "--node", "n", "--to", "+1"}, 1, "phlo: --trigger-source must not be empty", "TriggerSource"},
+		{"unknown role", env(), append(call, "--role", "boss"), 1, `phlo: --role must be "agent", "customer" or "supervisor", not "boss"`, "CallParams.Role"},
+		{"role in another case", env(), append(call, "--role", "Supervisor"), 1, `phlo: --role must be`, "CallParams.Role"},
+		{"bad payload key", env(), []string{"run", "--phlo", "p", "a\x01b=c"}, 1, "phlo: the key of a key=value argument must not contain control characters", "payload key"},
+	}
+	reached := map[string]bool{}
+	for _, tc := range cases {
+		reached[tc.sdk] = true
+	}
+	for name := range argumentTerms {
+		assert.True(t, reached[name], "no case refuses %s", name)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

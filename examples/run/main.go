@@ -60,9 +60,9 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("run: api_id=%s run_id=%s message=%q\n", res.APIID, res.PhloRunID, res.Message)
+	fmt.Printf("run: api_id=%s run_id=%s message=%q\n", res.APIID, res.RunID, res.Message)
 
-	run, err := p.GetRun(ctx, res.PhloRunID)
+	run, err := p.GetRun(ctx, res.RunID)
 	if err != nil {
 		fail(err)
 	}
