@@ -84,7 +84,8 @@
 //
 // Every server also answers a control API under /__phlo/ on the same
 // listener, so that a test in any language, or a Go test through
-// [Connect], can steer a fake it does not share a process with. JSON in and
+// [Connect] and its [Remote], can steer a fake it does not share a process
+// with. JSON in and
 // out; every path but GET /__phlo/health takes the server's credentials by
 // basic auth (401 with WWW-Authenticate: Basic realm="phlo" without them).
 // GET /__phlo/openapi.json describes it, and the runner API as served, in
