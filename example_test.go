@@ -226,3 +226,22 @@ func ExampleBridgeMember_Mute() {
 	fmt.Println(state.Muted, req.Method, req.Path, string(req.Body))
 	// Output: true POST /v1/phlo/phlo-1/conference_bridge/bridge-1/members/+14155550100 {"action":"mute"}
 }
+
+// With WithMaskedAddresses, an error shows no member's phone number: every
+// character but the last four reads '*'. WithLogger's records are masked
+// the same way; what is sent is unchanged.
+func ExampleWithMaskedAddresses() {
+	runner := phlotest.NewServer()
+	defer runner.Close()
+	client, err := runner.NewClient(phlo.WithMaskedAddresses())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = client.Phlo("support-phlo").MultiPartyCall("mpc-1").Member("+14155550100").Hold(context.Background())
+	var apiErr *phlo.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.StatusCode, apiErr.Path)
+	}
+	// Output: 404 /v1/phlo/support-phlo/multi_party_call/mpc-1/members/********0100
+}

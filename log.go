@@ -76,9 +76,8 @@ func maskAddress(s string) string {
 	return strings.Repeat("*", stars) + last
 }
 
-// masker masks the request's personal values in a text: wherever one shows
-// whole, as it was sent or escaped in a path, and where a cut to length
-// ("…") or the end of a text leaves the start of one.
+// masker finds the request's personal values, as they were sent or
+// escaped in a path, and replaces each with its masked form.
 func (c *RestClient) masker(r *Request) *redactor {
 	m := &redactor{}
 	for _, v := range []string{r.op.address, r.op.to, r.op.triggerSource} {
@@ -90,7 +89,9 @@ func (c *RestClient) masker(r *Request) *redactor {
 	return m
 }
 
-// mask masks s when the client masks addresses; see masker.
+// mask masks the request's personal values in s when the client masks
+// addresses: wherever one shows whole, and where a cut to length ("…") or
+// the end of s leaves the start of one.
 func (c *RestClient) mask(r *Request, s string) string {
 	if !c.masked || s == "" {
 		return s

@@ -132,9 +132,9 @@ func (m *MultiPartyCall) Call(ctx context.Context, p CallParams) (*ActionRespons
 // WarmTransfer transfers the call from p.TriggerSource to p.To: the two talk
 // privately before the member they were talking to joins them.
 // [Member.ResumeCall] and [Member.AbortTransfer] on the initiating member's
-// handle complete or cancel it. Plivo does not say that it holds anyone, and the fake runner does
-// not: hold the customer first if they should hear hold
-// music, and unhold them afterwards, or when it fails (see the package
+// handle complete or cancel it. Plivo does not say that it holds anyone,
+// and the fake runner does not: hold the customer first if they should hear
+// hold music, and unhold them afterwards, or when it fails (see the package
 // documentation).
 //
 // It is never sent twice once it may have reached the server.

@@ -18,8 +18,9 @@ const (
 	// MaxMembersPerNode is how many members a node holds.
 	MaxMembersPerNode = 1_000
 	// MaxMembers is how many members every node together holds: without
-	// it the caps above would allow 100 million.
-	MaxMembers = 100_000
+	// it the caps above would allow 100 million, and with it a server's
+	// model stays within a few MiB.
+	MaxMembers = 20_000
 	// MaxAddressBytes is the longest member address, in bytes.
 	MaxAddressBytes = 256
 	// MaxIDBytes is the longest PHLO, node or run ID, in bytes.
@@ -33,8 +34,10 @@ const (
 	// MaxRuns is how many runs the server keeps, the newest.
 	MaxRuns = 1_000
 	// MaxRunBytes bounds the memory of the runs kept, payloads included:
-	// the oldest are forgotten first, so that the newest fit.
-	MaxRunBytes = 16 << 20
+	// the oldest are forgotten first, so that the newest fit. With the
+	// journal's MaxRecordedBytes and the model's caps, it keeps a server's
+	// resident memory under 150 MiB at Go's default GOGC.
+	MaxRunBytes = 8 << 20
 )
 
 // errCap is the 409 of a request that would pass the cap name, of limit.

@@ -1,11 +1,13 @@
 package phlotest
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"reflect"
@@ -78,7 +80,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, controlErrorReply(fail(http.StatusUnauthorized, "the fake's credentials are needed (basic auth)")))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxControlBody+1))
+	body, err := readBody(r, MaxControlBody)
 	switch {
 	case err != nil:
 		writeReply(w, controlErrorReply(fail(http.StatusBadRequest, "the request body could not be read")))
@@ -101,14 +103,18 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, controlErrorReply(err))
 		return
 	}
-	writeControl(w, rt.status, out)
+	s.writeControl(w, r, rt.status, out)
 }
 
 // writeControl writes a control reply: nothing for a 204, else out as JSON
 // or as the raw body it is.
-func writeControl(w http.ResponseWriter, status int, out any) {
+func (s *Server) writeControl(w http.ResponseWriter, r *http.Request, status int, out any) {
 	if status == http.StatusNoContent {
 		w.WriteHeader(status)
+		return
+	}
+	if write, ok := out.(streamed); ok {
+		writeStreamed(w, r, write)
 		return
 	}
 	if raw, ok := out.(rawBody); ok {
@@ -183,7 +189,27 @@ func (s *Server) health(*call) (any, error) {
 	return map[string]string{"status": "ok"}, nil
 }
 
-func (s *Server) getState(*call) (any, error) { return s.State(), nil }
+func (s *Server) getState(c *call) (any, error) {
+	release, err := s.bigReplyTurn(c.r)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	st := s.snapshot()
+	s.mu.Unlock()
+	return streamed(func(ctx context.Context, w *bufio.Writer) error {
+		defer release()
+		j := &jsonWriter{w: w}
+		j.raw(`{"phlos":`)
+		list(j, st.Phlos, func(p PhloState) {
+			if ctx.Err() == nil { // the client is gone: write no more
+				j.phlo(p)
+			}
+		})
+		j.raw("}")
+		return cmp.Or(j.err, ctx.Err())
+	}), nil
+}
 
 func (s *Server) reset(*call) (any, error) {
 	s.Reset()
@@ -202,16 +228,28 @@ type requestJSON struct {
 
 func (s *Server) getRequests(c *call) (any, error) {
 	action, filtered := c.r.URL.Query()["action"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []requestJSON{}
-	for _, e := range s.journal.entries {
-		if filtered && e.Action != action[0] {
-			continue
-		}
-		out = append(out, requestJSON{e.Method, e.Path, e.RawQuery, e.Action, string(e.Body), e.Status})
+	release, err := s.bigReplyTurn(c.r)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	s.mu.Lock()
+	var kept []Request // entries never change but for Status, copied here
+	for _, e := range s.journal.entries {
+		if !filtered || e.Action == action[0] {
+			kept = append(kept, *e)
+		}
+	}
+	s.mu.Unlock()
+	return streamed(func(ctx context.Context, w *bufio.Writer) error {
+		defer release()
+		j := &jsonWriter{w: w}
+		list(j, kept, func(e Request) {
+			if ctx.Err() == nil {
+				j.value(requestJSON{e.Method, e.Path, e.RawQuery, e.Action, string(e.Body), e.Status})
+			}
+		})
+		return cmp.Or(j.err, ctx.Err())
+	}), nil
 }
 
 func (s *Server) deleteRequests(*call) (any, error) {
@@ -243,13 +281,27 @@ func (s *Server) putPhlo(c *call) (any, error) {
 }
 
 func (s *Server) getPhloState(c *call) (any, error) {
+	release, err := s.bigReplyTurn(c.r)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	p := s.phlos[c.param("phlo")]
+	var ps PhloState
+	if p != nil {
+		ps = s.phloState(c.param("phlo"), p)
+	}
+	s.mu.Unlock()
 	if p == nil {
+		release()
 		return nil, errNoPhlo
 	}
-	return s.phloState(c.param("phlo"), p), nil
+	return streamed(func(_ context.Context, w *bufio.Writer) error {
+		defer release()
+		j := &jsonWriter{w: w}
+		j.phlo(ps)
+		return j.err
+	}), nil
 }
 
 func (s *Server) deletePhlo(c *call) (any, error) {

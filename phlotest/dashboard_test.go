@@ -128,6 +128,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		d.waitFor(t, "no member after a reset", `document.querySelectorAll("[data-address]").length`, 0)
 		d.waitFor(t, "no run after a reset", `document.querySelectorAll("[data-run-id]").length`, 0)
 		d.waitFor(t, "no fault after a reset", `document.querySelectorAll("[data-fault-status]").length`, 0)
+		d.waitFor(t, "no request after a reset", `document.querySelectorAll("[data-request-action]").length`, 0)
 		assert.Empty(t, srv.Members("phlo-2", "node-9"))
 		assert.Zero(t, srv.PendingFaults())
 		asked := d.dialogs()

@@ -101,7 +101,7 @@ func (s *Server) serveRunner(w http.ResponseWriter, c *call) int {
 	if !s.authorized(c.r) {
 		return writeReply(w, runnerErrorReply(errUnauthorized))
 	}
-	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxRequestBody+1))
+	body, err := readBody(c.r, maxRequestBody)
 	switch {
 	case err != nil:
 		return writeReply(w, runnerErrorReply(errBodyUnreadable))
@@ -134,6 +134,14 @@ func (s *Server) serveRunner(w http.ResponseWriter, c *call) int {
 	return s.writeFault(w, c.r, entry, fault, served)
 }
 
+// readBody reads r's body, up to limit bytes and one more to tell a body
+// that is too long, in one allocation when the request says its length.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), int64(limit))+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, int64(limit)+1))
+	return buf.Bytes(), err
+}
+
 // decode finds the route and reads the body as the route says: a runner
 // action from the JSON object, else from the query, as one SDK sends it;
 // a run's action is "run". An empty body is an empty object, as is the "{}"
@@ -152,18 +160,20 @@ func (c *call) decode(body []byte) {
 	case rt.body == bodyNone:
 		return
 	}
-	c.json = map[string]any{}
-	switch trimmed := bytes.TrimSpace(body); {
-	case len(trimmed) == 0:
-	case rt.body == bodyRun && (string(trimmed) == `""` || string(trimmed) == "null"):
-	default:
-		if json.Unmarshal(trimmed, &c.json) != nil || c.json == nil {
-			c.err = errBadJSON
-			return
-		}
-	}
+	trimmed := bytes.TrimSpace(body)
 	if rt.body == bodyRun {
+		// A payload is kept, never read: checked, not decoded.
 		c.action = "run"
+		switch {
+		case len(trimmed) == 0, string(trimmed) == `""`, string(trimmed) == "null":
+		case trimmed[0] != '{' || !json.Valid(trimmed):
+			c.err = errBadJSON
+		}
+		return
+	}
+	c.json = map[string]any{}
+	if len(trimmed) > 0 && (json.Unmarshal(trimmed, &c.json) != nil || c.json == nil) {
+		c.err = errBadJSON
 		return
 	}
 	a, ok := stringParam(c.json, "action")

@@ -61,6 +61,18 @@ type RunState struct {
 func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.snapshot()
+	for _, p := range st.Phlos {
+		for i := range p.Runs {
+			p.Runs[i].Payload = slices.Clone(p.Runs[i].Payload)
+		}
+	}
+	return st
+}
+
+// snapshot is the whole model, sharing the run payloads with it, which
+// are never changed. The caller holds mu.
+func (s *Server) snapshot() State {
 	st := State{Phlos: []PhloState{}}
 	for _, id := range slices.Sorted(maps.Keys(s.phlos)) {
 		st.Phlos = append(st.Phlos, s.phloState(id, s.phlos[id]))
@@ -68,8 +80,8 @@ func (s *Server) State() State {
 	return st
 }
 
-// phloState is the PHLO p, named id, as a [State] shows it. The caller
-// holds mu.
+// phloState is the PHLO p, named id, as a [State] shows it, sharing the
+// run payloads with the model. The caller holds mu.
 func (s *Server) phloState(id string, p *phloModel) PhloState {
 	ps := PhloState{PhloID: id, Name: p.name, MultiPartyCalls: []CallState{}, ConferenceBridges: []BridgeState{}, Runs: []RunState{}}
 	for _, nid := range slices.Sorted(maps.Keys(p.calls)) {
@@ -98,7 +110,7 @@ func bridgeState(id string, n *node[BridgeMemberState]) BridgeState {
 // as a JSON string of what was kept.
 func shownPayload(p json.RawMessage) json.RawMessage {
 	if json.Valid(p) {
-		return slices.Clone(p)
+		return p
 	}
 	data, _ := json.Marshal(string(p)) // a string always marshals
 	return data

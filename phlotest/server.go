@@ -125,7 +125,7 @@
 // anything of it is kept; headers past MaxHeaderBytes (64 KiB) are refused.
 // The journal keeps the newest MaxRequests (10,000) requests within
 // MaxRecordedBytes (32 MiB), each cut as [Request] says; the newest
-// MaxRuns (1,000) runs within MaxRunBytes (16 MiB) are kept. The model is
+// MaxRuns (1,000) runs within MaxRunBytes (8 MiB) are kept. The model is
 // capped (MaxPhlos and the constants beside it): a call or transfer past a
 // cap is refused with 409. A connection that sends half a request is cut
 // off within 10 seconds, and one whose client reads nothing within
@@ -181,6 +181,7 @@ type Server struct {
 	transport *http.Transport // the clients' own, closed with the server
 	client    *phlo.RestClient
 	closed    chan struct{}
+	bigReply  chan struct{} // held while a big control reply is written
 	closeOnce sync.Once
 
 	mu          sync.Mutex
@@ -326,6 +327,7 @@ func newServer(opts []Option) (*Server, error) {
 		authToken: c.authToken,
 		start:     c.state,
 		closed:    make(chan struct{}),
+		bigReply:  make(chan struct{}, 1),
 		transport: phlo.NewTransport(),
 	}
 	if c.requestLog != nil {

@@ -221,7 +221,7 @@ type Run struct {
 }
 
 // Runs returns the runs started for a PHLO, oldest first: those among the
-// newest MaxRuns (1,000) that fit in MaxRunBytes (16 MiB).
+// newest MaxRuns (1,000) that fit in MaxRunBytes (8 MiB).
 func (s *Server) Runs(phloID string) []Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -189,7 +189,7 @@ func TestMaxMembersInAll(t *testing.T) {
 	var apiErr *phlo.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 409, apiErr.StatusCode)
-	assert.Contains(t, apiErr.Message, "MaxMembers (100000)")
+	assert.Contains(t, apiErr.Message, fmt.Sprintf("MaxMembers (%d)", phlotest.MaxMembers))
 
 	_, err = srv.Client().Phlo("p1").ConferenceBridge("b").Member("+0").Hangup(context.Background())
 	require.NoError(t, err)
@@ -198,5 +198,6 @@ func TestMaxMembersInAll(t *testing.T) {
 
 	st.Phlos[0].ConferenceBridges[0].Members = append(st.Phlos[0].ConferenceBridges[0].Members, phlotest.BridgeMemberState{Address: "+x"})
 	_, err = phlotest.Listen("127.0.0.1:0", phlotest.WithState(st))
-	assert.EqualError(t, err, "phlotest: WithState: phlos[99].conference_bridges[0].members: more than MaxMembers (100000) in all")
+	last := phlotest.MaxMembers/phlotest.MaxMembersPerNode - 1
+	assert.EqualError(t, err, fmt.Sprintf("phlotest: WithState: phlos[%d].conference_bridges[0].members: more than MaxMembers (%d) in all", last, phlotest.MaxMembers))
 }
