@@ -1,6 +1,6 @@
 module github.com/phlogo/phlo/benchmarks
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/phlogo/phlo v0.0.0
