@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/phlogo/phlo"
@@ -55,7 +56,7 @@ func (in *invocation) check() error {
 	cmd := in.cmd
 	switch n := len(in.args); {
 	case n < cmd.nargs[0] || (cmd.nargs[1] >= 0 && n > cmd.nargs[1]):
-		return in.usageError("wrong number of arguments")
+		return in.argCountError()
 	case cmd.target >= onPhlo && in.opt.phloID == "":
 		return in.usageError("--phlo is required")
 	case cmd.target == onNode && in.opt.nodeID == "":
@@ -66,6 +67,26 @@ func (in *invocation) check() error {
 	}
 	return nil
 }
+
+// argCountError says which positional arguments the command wants, as its
+// usage names them after "[flags]", and what it got. Only commands that take
+// none or one can be given the wrong number.
+func (in *invocation) argCountError() error {
+	got := "none"
+	if len(in.args) > 0 {
+		got = fmt.Sprintf("%d: %q", len(in.args), in.args)
+	}
+	if in.cmd.nargs == none {
+		return in.usageError("want no arguments, got %s", got)
+	}
+	_, operand, _ := strings.Cut(in.cmd.usage, "[flags]")
+	return in.usageError("want one %s, got %s", strings.TrimSpace(operand), got)
+}
+
+// badInput is a flag value, argument or environment variable refused
+// before anything was sent; it exits 2, as a usage error does, so that a
+// script can tell "fix the command" from "the call failed".
+type badInput struct{ error }
 
 // start runs the command; one that calls a runner gets its client first,
 // and its bound, and its failures in the user's terms.
@@ -108,7 +129,7 @@ func (in *invocation) newClient() (*phlo.RestClient, error) {
 	getenv := in.cli.getenv
 	for _, name := range []string{phlo.EnvAuthID, phlo.EnvAuthToken} {
 		if getenv(name) == "" {
-			return nil, fmt.Errorf("$%s is not set: export the credentials of your Plivo account, or those phlo serve printed", name)
+			return nil, badInput{fmt.Errorf("$%s is not set: export the credentials of your Plivo account, or those phlo serve printed", name)}
 		}
 	}
 	baseURL, _ := in.baseURL()
@@ -150,8 +171,9 @@ var argumentTerms = map[string]string{
 	"CallParams.Role": "--role",
 }
 
-// explain restates an argument the SDK refused in the user's terms; any
-// other error it returns as it is.
+// explain restates an argument the SDK refused in the user's terms, as
+// [badInput]: the SDK refuses bad input before sending anything. Any other
+// error it returns as it is.
 func (in *invocation) explain(err error) error {
 	var argErr *phlo.ArgumentError
 	if !errors.As(err, &argErr) {
@@ -166,9 +188,9 @@ func (in *invocation) explain(err error) error {
 		}
 	}
 	if term == "" {
-		return err
+		return badInput{err}
 	}
-	return fmt.Errorf("phlo: %s %s", term, reason)
+	return badInput{fmt.Errorf("phlo: %s %s", term, reason)}
 }
 
 // baseURLReason says in the command's terms why the SDK refused rawURL

@@ -16,8 +16,9 @@
 // PHLO_BASE_URL) points the commands at another runner, such as
 // "phlo serve", and --insecure-http allows plain HTTP to one on another
 // host. A result is printed as JSON on stdout; a failure is one line on
-// stderr and exit status 1 (2 for a usage error), naming the flag or
-// environment variable at fault. Every command takes --help, which prints
+// stderr, naming the flag or environment variable at fault, and exit
+// status 2 when the command line or the environment is wrong (nothing was
+// sent), 1 when sending failed or the runner refused. Every command takes --help, which prints
 // its usage on stdout.
 //
 // Each command is one row of the table in commands.go, as cmd/go's are:
@@ -67,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		msg = "phlo: " + msg
 	}
 	fmt.Fprintln(stderr, msg)
+	if errors.As(err, new(badInput)) {
+		return 2
+	}
 	return 1
 }
 

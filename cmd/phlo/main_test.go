@@ -151,7 +151,12 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", []string{"dance"}, `unknown command "dance"`},
 		{"unknown member action", []string{"member", "mute"}, `phlo member: unknown command "mute"`},
 		{"member alone", []string{"member"}, `phlo member: which one?`},
-		{"no address", []string{"member", "hold", "--phlo", "p", "--node", "n"}, "wrong number of arguments"},
+		{"no address", []string{"member", "hold", "--phlo", "p", "--node", "n"}, "phlo member hold: want one ADDRESS, got none\n"},
+		{"two addresses", []string{"member", "hold", "--phlo", "p", "--node", "n", "+1", "+2"}, `phlo member hold: want one ADDRESS, got 2: ["+1" "+2"]` + "\n"},
+		{"no run ID", []string{"get", "run", "--phlo", "p"}, "phlo get run: want one RUN_ID, got none\n"},
+		{"an argument too many", []string{"get", "phlo", "--phlo", "p", "extra"}, `phlo get phlo: want no arguments, got 1: ["extra"]` + "\n"},
+		{"bad role", []string{"call", "--phlo", "p", "--node", "n", "--trigger-source", "+1", "--to", "+2", "--role", "boss"}, "phlo: --role must be"},
+		{"base URL without a scheme", []string{"get", "phlo", "--phlo", "p", "--base-url", "127.0.0.1:8089"}, "phlo: --base-url has no scheme"},
 		{"no phlo", []string{"member", "hold", "--node", "n", "+1"}, "--phlo is required"},
 		{"no node", []string{"get", "node", "--phlo", "p"}, "--node is required"},
 		{"bad flag", []string{"call", "--nope"}, "flag provided but not defined"},
@@ -250,11 +255,11 @@ func TestFailuresAreOneLineAndSecretFree(t *testing.T) {
 	assert.NotContains(t, errOut, "secret-token")
 
 	code, _, errOut = phloCmd(map[string]string{}, "get", "phlo", "--phlo", "p", "--base-url", "http://127.0.0.1:1")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code, "nothing was sent")
 	assert.Contains(t, errOut, "PLIVO_AUTH_ID is not set")
 
 	code, _, errOut = phloCmd(env, "get", "phlo", "--phlo", "p", "--base-url", "http://example.com")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code, "nothing was sent")
 	assert.Contains(t, errOut, "must use https unless the host is loopback")
 }
 

@@ -52,7 +52,11 @@ func TestEveryArgumentTerm(t *testing.T) {
 		assert.EqualError(t, in.explain(&phlo.ArgumentError{Name: "WithBaseURL", Reason: "is wrong"}), tc.want)
 	}
 	other := &phlo.ArgumentError{Name: "Request.Body", Reason: "is wrong"}
-	assert.Same(t, other, in.explain(other), "an argument no command sets is left as the SDK says it")
+	var argErr *phlo.ArgumentError
+	explained := in.explain(other)
+	require.ErrorAs(t, explained, new(badInput), "refused before sending")
+	require.ErrorAs(t, explained.(badInput).error, &argErr)
+	assert.Same(t, other, argErr, "an argument no command sets is left as the SDK says it")
 }
 
 // TestMessagesInTheUsersTerms: what a shell user gets wrong is named as
@@ -75,31 +79,31 @@ func TestMessagesInTheUsersTerms(t *testing.T) {
 		want string
 		sdk  string // the SDK's name for what is at fault, if it is the SDK's refusal
 	}{
-		{"base URL flag without a scheme", env(), append(hold, "--base-url", "127.0.0.1:8089"), 1, "phlo: --base-url has no scheme: write http://127.0.0.1:8089", "WithBaseURL"},
-		{"base URL variable without a scheme", env("PHLO_BASE_URL", "localhost:8089"), hold, 1, "phlo: $PHLO_BASE_URL has no scheme: write http://localhost:8089", "WithBaseURL"},
-		{"remote base URL without a scheme", env("PHLO_BASE_URL", "phlo:8089"), hold, 1,
+		{"base URL flag without a scheme", env(), append(hold, "--base-url", "127.0.0.1:8089"), 2, "phlo: --base-url has no scheme: write http://127.0.0.1:8089", "WithBaseURL"},
+		{"base URL variable without a scheme", env("PHLO_BASE_URL", "localhost:8089"), hold, 2, "phlo: $PHLO_BASE_URL has no scheme: write http://localhost:8089", "WithBaseURL"},
+		{"remote base URL without a scheme", env("PHLO_BASE_URL", "phlo:8089"), hold, 2,
 			"phlo: $PHLO_BASE_URL has no scheme: write https://phlo:8089, or http://phlo:8089 with --insecure-http for a fake runner on another host, such as phlo serve in another container", "WithBaseURL"},
-		{"remote base URL without a scheme, insecure", env("PHLO_BASE_URL", "phlo:8089"), append(hold, "--insecure-http"), 1, "phlo: $PHLO_BASE_URL has no scheme: write http://phlo:8089", "WithBaseURL"},
-		{"plain HTTP flag", env(), append(hold, "--base-url", "http://phlo.example:8089"), 1,
+		{"remote base URL without a scheme, insecure", env("PHLO_BASE_URL", "phlo:8089"), append(hold, "--insecure-http"), 2, "phlo: $PHLO_BASE_URL has no scheme: write http://phlo:8089", "WithBaseURL"},
+		{"plain HTTP flag", env(), append(hold, "--base-url", "http://phlo.example:8089"), 2,
 			"phlo: --base-url must use https unless the host is loopback, since basic auth would cross the network in clear; for a fake runner on another host, such as phlo serve in another container, add --insecure-http", "WithBaseURL"},
-		{"plain HTTP variable", env("PHLO_BASE_URL", "http://phlo.example:8089"), hold, 1, "phlo: $PHLO_BASE_URL must use https unless the host is loopback", "WithBaseURL"},
-		{"empty base URL flag", env(), append(hold, "--base-url", ""), 1, "phlo: --base-url must not be empty", "WithBaseURL"},
-		{"base URL with a query", env("PHLO_BASE_URL", "https://phlo.example?x=1"), hold, 1, "phlo: $PHLO_BASE_URL must not have a query or fragment", "WithBaseURL"},
+		{"plain HTTP variable", env("PHLO_BASE_URL", "http://phlo.example:8089"), hold, 2, "phlo: $PHLO_BASE_URL must use https unless the host is loopback", "WithBaseURL"},
+		{"empty base URL flag", env(), append(hold, "--base-url", ""), 2, "phlo: --base-url must not be empty", "WithBaseURL"},
+		{"base URL with a query", env("PHLO_BASE_URL", "https://phlo.example?x=1"), hold, 2, "phlo: $PHLO_BASE_URL must not have a query or fragment", "WithBaseURL"},
 		{"timeout without a unit", env(), append(hold, "--timeout", "5"), 2, `phlo member hold: invalid value "5" for flag --timeout: want a duration with a unit, such as 5s`, ""},
 		{"negative timeout", env(), append(hold, "--timeout=-1s"), 2, "for flag --timeout: must not be negative", ""},
-		{"no auth ID", env("PLIVO_AUTH_ID", ""), hold, 1, "phlo: $PLIVO_AUTH_ID is not set", ""},
-		{"no auth token", env("PLIVO_AUTH_TOKEN", ""), hold, 1, "phlo: $PLIVO_AUTH_TOKEN is not set", ""},
-		{"bad auth ID", env("PLIVO_AUTH_ID", "MA:XX"), hold, 1, "phlo: $PLIVO_AUTH_ID must not contain ':'", "authID"},
-		{"bad auth token", env("PLIVO_AUTH_TOKEN", "secret\x01token"), hold, 1, "phlo: $PLIVO_AUTH_TOKEN must not contain control characters", "authToken"},
-		{"bad PHLO", env(), []string{"member", "hold", "--phlo", ".", "--node", "n", "+1"}, 1, `phlo: --phlo must not be "."`, "phloID"},
-		{"bad node", env(), []string{"member", "hold", "--phlo", "p", "--node", "..", "+1"}, 1, `phlo: --node must not be ".."`, "nodeID"},
-		{"bad address", env(), []string{"member", "hold", "--phlo", "p", "--node", "n", "."}, 1, `phlo: ADDRESS must not be "."`, "address"},
-		{"bad run ID", env(), []string{"get", "run", "--phlo", "p", ".."}, 1, `phlo: RUN_ID must not be ".."`, "runID"},
-		{"no to", env(), call[:len(call)-2], 1, "phlo: --to must not be empty", "To"},
-		{"no trigger source", env(), []string{"call", "--phlo", "p", "--node", "n", "--to", "+1"}, 1, "phlo: --trigger-source must not be empty", "TriggerSource"},
-		{"unknown role", env(), append(call, "--role", "boss"), 1, `phlo: --role must be "agent", "customer" or "supervisor", not "boss"`, "CallParams.Role"},
-		{"role in another case", env(), append(call, "--role", "Supervisor"), 1, `phlo: --role must be`, "CallParams.Role"},
-		{"bad payload key", env(), []string{"run", "--phlo", "p", "a\x01b=c"}, 1, "phlo: the key of a key=value argument must not contain control characters", "payload key"},
+		{"no auth ID", env("PLIVO_AUTH_ID", ""), hold, 2, "phlo: $PLIVO_AUTH_ID is not set", ""},
+		{"no auth token", env("PLIVO_AUTH_TOKEN", ""), hold, 2, "phlo: $PLIVO_AUTH_TOKEN is not set", ""},
+		{"bad auth ID", env("PLIVO_AUTH_ID", "MA:XX"), hold, 2, "phlo: $PLIVO_AUTH_ID must not contain ':'", "authID"},
+		{"bad auth token", env("PLIVO_AUTH_TOKEN", "secret\x01token"), hold, 2, "phlo: $PLIVO_AUTH_TOKEN must not contain control characters", "authToken"},
+		{"bad PHLO", env(), []string{"member", "hold", "--phlo", ".", "--node", "n", "+1"}, 2, `phlo: --phlo must not be "."`, "phloID"},
+		{"bad node", env(), []string{"member", "hold", "--phlo", "p", "--node", "..", "+1"}, 2, `phlo: --node must not be ".."`, "nodeID"},
+		{"bad address", env(), []string{"member", "hold", "--phlo", "p", "--node", "n", "."}, 2, `phlo: ADDRESS must not be "."`, "address"},
+		{"bad run ID", env(), []string{"get", "run", "--phlo", "p", ".."}, 2, `phlo: RUN_ID must not be ".."`, "runID"},
+		{"no to", env(), call[:len(call)-2], 2, "phlo: --to must not be empty", "To"},
+		{"no trigger source", env(), []string{"call", "--phlo", "p", "--node", "n", "--to", "+1"}, 2, "phlo: --trigger-source must not be empty", "TriggerSource"},
+		{"unknown role", env(), append(call, "--role", "boss"), 2, `phlo: --role must be "agent", "customer" or "supervisor", not "boss"`, "CallParams.Role"},
+		{"role in another case", env(), append(call, "--role", "Supervisor"), 2, `phlo: --role must be`, "CallParams.Role"},
+		{"bad payload key", env(), []string{"run", "--phlo", "p", "a\x01b=c"}, 2, "phlo: the key of a key=value argument must not contain control characters", "payload key"},
 	}
 	reached := map[string]bool{}
 	for _, tc := range cases {
@@ -127,7 +131,7 @@ func TestBaseURLCredentialsAreNeverEchoed(t *testing.T) {
 	env := map[string]string{"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX", "PLIVO_AUTH_TOKEN": "token"}
 	for _, u := range []string{"https://user:hunter2@phlo.example", "user:hunter2@127.0.0.1:8089", "http://user:hunter2@127.0.0.1:8089"} {
 		code, _, errOut := phloCmd(env, "get", "phlo", "--phlo", "p", "--base-url", u)
-		assert.Equal(t, 1, code, u)
+		assert.Equal(t, 2, code, u)
 		assert.Contains(t, errOut, "phlo: --base-url ", u)
 		assert.NotContains(t, errOut, "hunter2", u)
 	}
@@ -165,7 +169,7 @@ func TestInsecureHTTPReachesAFakeOnAnotherHost(t *testing.T) {
 	hold := []string{"member", "hold", "--phlo", "p1", "--node", "n1", "+14155550100"}
 
 	code, _, errOut := phloCmd(env, hold...)
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "$PHLO_BASE_URL must use https unless the host is loopback")
 	assert.Contains(t, errOut, "--insecure-http")
 	assert.Empty(t, srv.Requests())
