@@ -82,6 +82,9 @@ func TestAttacks(t *testing.T) {
 	t.Parallel()
 	serviceA := []callback.Option{callback.WithAllowedHosts("a.example.com")}
 	serviceB := []callback.Option{callback.WithAllowedHosts("b.example.com")}
+	// behindProxy is service A behind a proxy that ends TLS: the request
+	// arrives in origin form, and the public URL names the scheme and host.
+	behindProxy := []callback.Option{callback.WithPublicURL("https://a.example.com")}
 	cases := []struct {
 		name string
 		opts []callback.Option
@@ -148,6 +151,15 @@ func TestAttacks(t *testing.T) {
 			genuine := capturedForm()
 			return genuine, forge(genuine, "POST", public, form, strings.NewReader("Event=member_hold"))
 		}, http.StatusConflict, callback.ErrReplayed},
+		{"query hidden behind a fragment mark in the target", behindProxy, func(t *testing.T) (*http.Request, *http.Request) {
+			// A URL parser drops "#..." from what is signed; net/http's
+			// server keeps it in the query the handler reads.
+			return nil, forge(capturedForm(), "POST", "/plivo/events#?"+forgedFields, form, strings.NewReader("Event=member_hold"))
+		}, http.StatusBadRequest, callback.ErrMalformedRequest},
+		{"fragment mark inside a signed query's value", behindProxy, func(t *testing.T) (*http.Request, *http.Request) {
+			captured := plivoSends("GET", public+"?Event=member_hold", "", "", nil)
+			return nil, forge(captured, "GET", "/plivo/events?Event=member_hold#Hangup", "", nil)
+		}, http.StatusBadRequest, callback.ErrMalformedRequest},
 		{"V2 downgrade: V3 stripped, any query and body", serviceA, func(t *testing.T) (*http.Request, *http.Request) {
 			r := forge(capturedGET(), "POST", public+"?Event=Hangup", form, strings.NewReader(forgedFields))
 			r.Header.Del(callback.HeaderSignatureV3)

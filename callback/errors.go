@@ -29,7 +29,8 @@ var (
 	// other than a form or JSON, no Content-Type, or a malformed one. 415.
 	ErrUnsupportedBody = errors.New("callback: unsupported request body")
 	// ErrMalformedRequest: a form (body or query) that does not parse
-	// cleanly, a body on a GET, or a body that could not be read. 400.
+	// cleanly, a fragment mark (#) in the request target, a body on a GET,
+	// or a body that could not be read. 400.
 	ErrMalformedRequest = errors.New("callback: malformed request")
 	// ErrReplayed: the nonce was already used within the replay window. 409.
 	ErrReplayed = errors.New("callback: nonce already used")

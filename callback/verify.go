@@ -229,6 +229,12 @@ func (v *Verifier) signedURL(r *http.Request) (string, error) {
 	if !strings.HasPrefix(target, "/") {
 		target = r.URL.RequestURI() // absolute-form, or a request built in a test
 	}
+	if strings.Contains(target, "#") || r.URL.Fragment != "" {
+		// No client sends a fragment. A URL parser leaves "#..." out of
+		// what is signed, while net/http's server keeps it in the path
+		// and the query the handler reads.
+		return "", fmt.Errorf("%w: a fragment mark (#) in the request target", ErrMalformedRequest)
+	}
 	if v.publicURL != nil {
 		return v.publicURL.Scheme + "://" + v.publicURL.Host + v.publicURL.EscapedPath() + target, nil
 	}

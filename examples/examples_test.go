@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -140,4 +141,61 @@ func TestExamplesShowTheConstructor(t *testing.T) {
 		assert.Contains(t, s, `phlotest.NewServer()`, name)
 		assert.NotContains(t, s, "/internal/", name)
 	}
+}
+
+// TestExamplesRefuseAHalfSetEnvironment: with only one credential set, or
+// PHLO_BASE_URL without credentials, an example names what is missing and
+// exits 1 rather than quietly acting on the fake (a typo must not pass for a
+// test of the real runner). Even an invalid PHLO_BASE_URL is not ignored.
+func TestExamplesRefuseAHalfSetEnvironment(t *testing.T) {
+	cases := map[string]struct {
+		env  []string
+		want string
+	}{
+		"id only":    {[]string{"PLIVO_AUTH_ID=MAXXXXXXXXXXXXXXXXXX"}, "error: PLIVO_AUTH_ID is set but PLIVO_AUTH_TOKEN is not: set both to act on a real call, or neither to use the fake\n"},
+		"token only": {[]string{"PLIVO_AUTH_TOKEN=s3cret-token"}, "error: PLIVO_AUTH_TOKEN is set but PLIVO_AUTH_ID is not: set both to act on a real call, or neither to use the fake\n"},
+		"base URL only": {[]string{"PHLO_BASE_URL=not a url"},
+			"error: PHLO_BASE_URL is set but PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN are not: set them to act on that runner, or unset PHLO_BASE_URL to use the fake\n"},
+	}
+	for _, name := range []string{"hold", "transfer", "run"} {
+		for what, c := range cases {
+			t.Run(name+"/"+what, func(t *testing.T) {
+				t.Parallel()
+				cmd := exec.Command("go", "run", "./"+name)
+				cmd.Env = append(env(), c.env...)
+				out, err := cmd.CombinedOutput()
+				var exit *exec.ExitError
+				require.ErrorAs(t, err, &exit, "%s", out)
+				assert.Equal(t, 1, exit.ExitCode())
+				assert.Contains(t, string(out), c.want)
+				assert.NotContains(t, string(out), "acting on")
+				assert.NotContains(t, string(out), "s3cret-token")
+			})
+		}
+	}
+}
+
+// TestREADMEQuotesTheHoldExampleExactly: the output the README shows for
+// `go run ./examples/hold` is the program's output, line for line, up to the
+// port and the api_ids, which vary.
+func TestREADMEQuotesTheHoldExampleExactly(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "With nothing set it prints (the port and the `api_id`s vary):\n\n")
+	require.True(t, ok, "the README no longer quotes the example's output")
+	quoted, _, _ := strings.Cut(after, "\n\n")
+	var want []string
+	for _, line := range strings.Split(quoted, "\n") {
+		want = append(want, strings.TrimPrefix(line, "    "))
+	}
+
+	cmd := exec.Command("go", "run", "./hold")
+	cmd.Env = env()
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", out)
+	vary := regexp.MustCompile(`127\.0\.0\.1:\d+|api_id=[0-9a-f-]{36}`)
+	mask := func(s string) string {
+		return vary.ReplaceAllStringFunc(s, func(m string) string { return m[:strings.IndexAny(m, ":=")+1] + "…" })
+	}
+	assert.Equal(t, mask(strings.Join(want, "\n")), mask(strings.TrimSuffix(string(out), "\n")))
 }

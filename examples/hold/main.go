@@ -35,7 +35,12 @@ func main() {
 	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
 	fake := errors.Is(err, phlo.ErrMissingCredentials)
 	if fake {
-		// No credentials: use a fake runner in this process instead.
+		// No credentials: use a fake runner in this process instead, but
+		// only when none of the runner's variables is set, so that a typo
+		// in one never silently tests the fake.
+		if err := onlyFakeWithNothingSet(); err != nil {
+			fail(err)
+		}
 		srv := phlotest.NewServer()
 		defer srv.Close()
 		phloID, nodeID, address = "demo-phlo", "demo-node", "+14155550100"
@@ -44,7 +49,7 @@ func main() {
 			m, ok := srv.Member(phloID, nodeID, address)
 			fmt.Printf("  member %s: in the call=%t role=%s on_hold=%t\n", address, ok, m.Role, m.OnHold)
 		}
-		fmt.Printf("%s is not set: ", phlo.EnvAuthID)
+		fmt.Printf("%s and %s are not set: ", phlo.EnvAuthID, phlo.EnvAuthToken)
 		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
 	}
 	if err != nil {
@@ -70,6 +75,23 @@ func main() {
 	}
 	fmt.Printf("unhold %s: api_id=%s\n", address, resp.APIID)
 	show(address)
+}
+
+// onlyFakeWithNothingSet refuses the fake when only some of the runner's
+// variables are set: the user meant a real runner and mistyped or forgot one,
+// and says which one is missing.
+func onlyFakeWithNothingSet() error {
+	id, token, base := os.Getenv(phlo.EnvAuthID) != "", os.Getenv(phlo.EnvAuthToken) != "", os.Getenv(phlo.EnvBaseURL) != ""
+	switch {
+	case id && !token:
+		return fmt.Errorf("%s is set but %s is not: set both to act on a real call, or neither to use the fake", phlo.EnvAuthID, phlo.EnvAuthToken)
+	case token && !id:
+		return fmt.Errorf("%s is set but %s is not: set both to act on a real call, or neither to use the fake", phlo.EnvAuthToken, phlo.EnvAuthID)
+	case base:
+		return fmt.Errorf("%s is set but %s and %s are not: set them to act on that runner, or unset %s to use the fake",
+			phlo.EnvBaseURL, phlo.EnvAuthID, phlo.EnvAuthToken, phlo.EnvBaseURL)
+	}
+	return nil
 }
 
 // describeRunner says which runner the client acts on, so that a run

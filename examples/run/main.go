@@ -33,12 +33,17 @@ func main() {
 	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
 	fake := errors.Is(err, phlo.ErrMissingCredentials)
 	if fake {
-		// No credentials: use a fake runner in this process instead.
+		// No credentials: use a fake runner in this process instead, but
+		// only when none of the runner's variables is set, so that a typo
+		// in one never silently tests the fake.
+		if err := onlyFakeWithNothingSet(); err != nil {
+			fail(err)
+		}
 		srv := phlotest.NewServer()
 		defer srv.Close()
 		phloID, from, to = "demo-phlo", "+14155550100", "+14155550111"
 		srv.AddPhlo(phloID, "Demo PHLO")
-		fmt.Printf("%s is not set: ", phlo.EnvAuthID)
+		fmt.Printf("%s and %s are not set: ", phlo.EnvAuthID, phlo.EnvAuthToken)
 		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
 	}
 	if err != nil {
@@ -67,6 +72,23 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("run %s: calls=%v messages=%v recordings=%v\n", run.RunID, run.CallUUIDs, run.MessageUUIDs, run.RecordingIDs)
+}
+
+// onlyFakeWithNothingSet refuses the fake when only some of the runner's
+// variables are set: the user meant a real runner and mistyped or forgot one,
+// and says which one is missing.
+func onlyFakeWithNothingSet() error {
+	id, token, base := os.Getenv(phlo.EnvAuthID) != "", os.Getenv(phlo.EnvAuthToken) != "", os.Getenv(phlo.EnvBaseURL) != ""
+	switch {
+	case id && !token:
+		return fmt.Errorf("%s is set but %s is not: set both to act on a real call, or neither to use the fake", phlo.EnvAuthID, phlo.EnvAuthToken)
+	case token && !id:
+		return fmt.Errorf("%s is set but %s is not: set both to act on a real call, or neither to use the fake", phlo.EnvAuthToken, phlo.EnvAuthID)
+	case base:
+		return fmt.Errorf("%s is set but %s and %s are not: set them to act on that runner, or unset %s to use the fake",
+			phlo.EnvBaseURL, phlo.EnvAuthID, phlo.EnvAuthToken, phlo.EnvBaseURL)
+	}
+	return nil
 }
 
 // describeRunner says which runner the client acts on, so that a run

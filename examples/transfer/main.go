@@ -39,7 +39,12 @@ func main() {
 	client, err := phlo.NewRestClient("", "", phlo.WithUserAgent("phlo-example/1"))
 	fake := errors.Is(err, phlo.ErrMissingCredentials)
 	if fake {
-		// No credentials: use a fake runner in this process instead.
+		// No credentials: use a fake runner in this process instead, but
+		// only when none of the runner's variables is set, so that a typo
+		// in one never silently tests the fake.
+		if err := onlyFakeWithNothingSet(); err != nil {
+			fail(err)
+		}
 		srv := phlotest.NewServer()
 		defer srv.Close()
 		phloID, nodeID = "demo-phlo", "demo-node"
@@ -50,7 +55,7 @@ func main() {
 			m, ok := srv.Member(phloID, nodeID, address)
 			fmt.Printf("  %s: in the call=%t role=%s on_hold=%t transferring_to=%s\n", address, ok, m.Role, m.OnHold, m.TransferringTo)
 		}
-		fmt.Printf("%s is not set: ", phlo.EnvAuthID)
+		fmt.Printf("%s and %s are not set: ", phlo.EnvAuthID, phlo.EnvAuthToken)
 		client, err = phlo.NewRestClient(srv.AuthID, srv.AuthToken, phlo.WithBaseURL(srv.URL), phlo.WithUserAgent("phlo-example/1"))
 	}
 	if err != nil {
@@ -110,6 +115,23 @@ func unhold(ctx context.Context, customer *phlo.Member) {
 		return
 	}
 	fmt.Printf("the transfer failed: unhold %s\n", customer.Address())
+}
+
+// onlyFakeWithNothingSet refuses the fake when only some of the runner's
+// variables are set: the user meant a real runner and mistyped or forgot one,
+// and says which one is missing.
+func onlyFakeWithNothingSet() error {
+	id, token, base := os.Getenv(phlo.EnvAuthID) != "", os.Getenv(phlo.EnvAuthToken) != "", os.Getenv(phlo.EnvBaseURL) != ""
+	switch {
+	case id && !token:
+		return fmt.Errorf("%s is set but %s is not: set both to act on a real call, or neither to use the fake", phlo.EnvAuthID, phlo.EnvAuthToken)
+	case token && !id:
+		return fmt.Errorf("%s is set but %s is not: set both to act on a real call, or neither to use the fake", phlo.EnvAuthToken, phlo.EnvAuthID)
+	case base:
+		return fmt.Errorf("%s is set but %s and %s are not: set them to act on that runner, or unset %s to use the fake",
+			phlo.EnvBaseURL, phlo.EnvAuthID, phlo.EnvAuthToken, phlo.EnvBaseURL)
+	}
+	return nil
 }
 
 // describeRunner says which runner the client acts on, so that a run
