@@ -86,7 +86,7 @@ func (c *RestClient) masker(r *Request) *redactor {
 			m.add(url.PathEscape(v), maskAddress(v))
 		}
 	}
-	return m.seal()
+	return m
 }
 
 // mask masks the request's personal values in s when the client masks

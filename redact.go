@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -18,17 +19,22 @@ import (
 // more: where a window matches, the rest of the secret's run is matched by
 // the next one, and at most window-1 bytes are left after the last.
 type redactor struct {
+	// needles are replaced whole only: the auth ID, a proxy setting, a
+	// secret shorter than window.
 	needles []needle
-	// windows are the window-byte pieces of every secret form, each read
-	// as redacted.
-	windows map[string]struct{}
-	// longest is the length in bytes of the longest needle. A text is read,
-	// and folded, at least this far past any point where it is cut, so that
-	// every secret that begins before the cut is whole when it is looked
-	// for.
+	// forms are the secret forms of window bytes or more, each ended by a
+	// NUL: replaced whole and in every window. One string, so that a client
+	// costs little until a server echoes something back.
+	forms string
+	// longest is the length in bytes of the longest needle or form. A text
+	// is read, and folded, at least this far past any point where it is
+	// cut, so that every secret that begins before the cut is whole when it
+	// is looked for.
 	longest int
-	// replacer replaces every needle and window, longer ones first, in one
-	// pass; built once, by seal, since the credentials do not change.
+	// replacer replaces every needle, form and window, longer ones first,
+	// in one pass; built once, on first use, since the credentials do not
+	// change.
+	once     sync.Once
 	replacer *strings.Replacer
 }
 
@@ -60,7 +66,7 @@ func newRedactor(authID, authToken, basic string) *redactor {
 	for _, name := range proxyEnv {
 		r.addProxy(os.Getenv(name))
 	}
-	return r.seal()
+	return r
 }
 
 // proxyEnv are the variables net/http's ProxyFromEnvironment reads proxies
@@ -76,14 +82,15 @@ func (r *redactor) add(text, with string) {
 	r.longest = max(r.longest, len(text))
 }
 
-// addWindows adds text whole and every window of it.
+// addWindows adds text to be replaced whole and in every window.
 func (r *redactor) addWindows(text string) {
-	r.add(text, redacted)
-	if r.windows == nil {
-		r.windows = map[string]struct{}{}
+	if len(text) < window {
+		r.add(text, redacted)
+		return
 	}
-	for i := 0; i+window <= len(text); i++ {
-		r.windows[text[i:i+window]] = struct{}{}
+	if !strings.Contains(r.forms, text+"\x00") {
+		r.forms += text + "\x00"
+		r.longest = max(r.longest, len(text))
 	}
 }
 
@@ -141,40 +148,49 @@ func (r *redactor) addProxy(value string) {
 	r.addBasic(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
 }
 
-// seal builds the replacer. What replaces a needle is kept as it is, so
+// build builds the replacer. What replaces a needle is kept as it is, so
 // that a window never mangles "{auth_id}" or "[redacted]" when a text is
-// redacted again; then longer needles come first, so that a whole secret
+// redacted again; then longer texts come first, so that a whole secret
 // reads as one "[redacted]".
-func (r *redactor) seal() *redactor {
-	pairs := []string{authIDText, authIDText, redacted, redacted}
-	slices.SortStableFunc(r.needles, func(a, b needle) int { return len(b.text) - len(a.text) })
-	short := len(r.needles)
-	for i, n := range r.needles {
-		if len(n.text) < window {
-			short = i
-			break
+func (r *redactor) build() {
+	whole := slices.Clone(r.needles)
+	windows := map[string]bool{}
+	for form := range strings.SplitSeq(strings.TrimSuffix(r.forms, "\x00"), "\x00") {
+		if form == "" {
+			continue
 		}
-		pairs = append(pairs, n.text, n.with)
+		whole = append(whole, needle{form, redacted})
+		for i := 0; i+window <= len(form); i++ {
+			windows[form[i:i+window]] = true
+		}
 	}
-	for _, w := range slices.Sorted(maps.Keys(r.windows)) {
+	slices.SortStableFunc(whole, func(a, b needle) int { return len(b.text) - len(a.text) })
+	pairs := []string{authIDText, authIDText, redacted, redacted}
+	for _, n := range whole {
+		if len(n.text) >= window {
+			pairs = append(pairs, n.text, n.with)
+		}
+	}
+	for _, w := range slices.Sorted(maps.Keys(windows)) {
 		pairs = append(pairs, w, redacted)
 	}
-	for _, n := range r.needles[short:] {
-		pairs = append(pairs, n.text, n.with)
+	for _, n := range whole {
+		if len(n.text) < window {
+			pairs = append(pairs, n.text, n.with)
+		}
 	}
 	r.replacer = strings.NewReplacer(pairs...)
-	return r
 }
 
-// contains reports whether s holds any needle or window.
+// contains reports whether s holds any needle, or any window of a form.
 func (r *redactor) contains(s string) bool {
 	for _, n := range r.needles {
 		if strings.Contains(s, n.text) {
 			return true
 		}
 	}
-	for i := 0; i+window <= len(s) && len(r.windows) > 0; i++ {
-		if _, ok := r.windows[s[i:i+window]]; ok {
+	for i := 0; i+window <= len(s) && r.forms != ""; i++ {
+		if strings.Contains(r.forms, s[i:i+window]) {
 			return true
 		}
 	}
@@ -190,6 +206,7 @@ func (r *redactor) redact(s string) string {
 // replaced. A secret that runs past n is cut there: its windows before n
 // are replaced, and at most window-1 bytes of it are left.
 func (r *redactor) redactPrefix(s string, n int) string {
+	r.once.Do(r.build)
 	return r.replacer.Replace(s[:n])
 }
 
