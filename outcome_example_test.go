@@ -25,12 +25,16 @@ func transfer(ctx context.Context, call *phlo.MultiPartyCall, agent, to string) 
 	case err == nil:
 		return "transferring to " + to
 	case errors.Is(err, phlo.ErrOutcomeUnknown):
-		// The runner may be dialling: dialling again could ring a second call.
-		return "the transfer may be in progress: check the call before trying again"
+		// The runner may be dialling: dialling again could ring a second
+		// call, and unholding the customer now could join them to it.
+		// Abort the transfer first (AbortTransfer), then unhold.
+		return "the transfer may be in progress: abort it before taking the customer off hold or trying again"
 	case errors.Is(err, phlo.ErrNotSent):
-		// Nothing reached the runner, even after the SDK's own retries.
+		// Nothing reached the runner, even after the SDK's own retries:
+		// the customer can come off hold at once.
 		return "the transfer did not start: try again"
 	case errors.As(err, &apiErr):
+		// A 4xx (every 5xx matched ErrOutcomeUnknown): nothing happened.
 		return "the runner refused the transfer: " + apiErr.Message
 	}
 	return "the transfer was not sent: " + err.Error() // bad input
@@ -52,7 +56,7 @@ func ExampleMultiPartyCall_WarmTransfer_outcomeUnknown() {
 	fmt.Println("alice transferring to:", alice.TransferringTo)
 	fmt.Println("requests:", len(runner.Requests()))
 	// Output:
-	// the transfer may be in progress: check the call before trying again
+	// the transfer may be in progress: abort it before taking the customer off hold or trying again
 	// alice transferring to: sip:bob@phone.plivo.com
 	// requests: 1
 }

@@ -90,30 +90,77 @@ func TestExamplesSayWhichRunnerTheyActOn(t *testing.T) {
 	assert.Len(t, srv.Requests(), 2)
 }
 
-// TestTransferTakesTheCustomerOffHoldWhenItFails: a warm transfer the
-// runner refuses leaves the customer off hold, as the example's
-// compensation promises.
-func TestTransferTakesTheCustomerOffHoldWhenItFails(t *testing.T) {
-	srv := phlotest.Start(t)
-	srv.AddMember("p1", "n1", "sip:alice@phone.plivo.com", phlo.RoleAgent)
-	srv.AddMember("p1", "n1", "+14155550100", phlo.RoleCustomer)
-	srv.Inject(phlotest.Fault{Action: "warm_transfer", Status: http.StatusInternalServerError})
-	cmd := exec.Command("go", "run", "./transfer")
-	cmd.Env = append(env(), "PLIVO_AUTH_ID="+srv.AuthID, "PLIVO_AUTH_TOKEN="+srv.AuthToken, "PHLO_BASE_URL="+srv.URL,
-		"PHLO_ID=p1", "PHLO_NODE_ID=n1", "PHLO_AGENT=sip:alice@phone.plivo.com", "PHLO_CUSTOMER=+14155550100",
-		"PHLO_TRANSFER_TO=sip:bob@phone.plivo.com")
-	out, err := cmd.CombinedOutput()
-	require.Error(t, err, "%s", out)
-	assert.Contains(t, string(out), "the transfer failed: unhold +14155550100\n")
-	assert.Contains(t, string(out), "error: phlo: POST "+srv.URL+"/v1/phlo/p1/multi_party_call/n1: 500 Internal Server Error")
-	m, ok := srv.Member("p1", "n1", "+14155550100")
-	require.True(t, ok)
-	assert.False(t, m.OnHold, "the customer was left on hold")
-	var actions []string
-	for _, r := range srv.Requests() {
-		actions = append(actions, r.Action)
+// TestTransferCompensatesInTheSafeOrder: when the warm transfer fails, the
+// example takes the customer off hold at once only when the transfer did
+// not happen (a 4xx); when its outcome is unknown (a 5xx, a dropped
+// connection) it aborts the transfer first and unholds only once the runner
+// has cancelled it or said that none is in progress; when even the abort's
+// outcome is unknown, the customer stays on hold.
+func TestTransferCompensatesInTheSafeOrder(t *testing.T) {
+	cases := map[string]struct {
+		faults  []phlotest.Fault
+		actions []string
+		onHold  bool
+		want    []string
+	}{
+		"refused: unhold at once": {
+			faults:  []phlotest.Fault{{Action: "warm_transfer", Status: http.StatusBadRequest, Body: `{"error":"no"}`}},
+			actions: []string{"hold", "warm_transfer", "unhold"},
+			want:    []string{"the transfer failed: unhold +14155550100\n", ": 400 Bad Request"},
+		},
+		"500, not performed: abort, then unhold": {
+			faults:  []phlotest.Fault{{Action: "warm_transfer", Status: http.StatusInternalServerError}},
+			actions: []string{"hold", "warm_transfer", "abort_transfer", "unhold"},
+			want: []string{"the transfer may have started: abort transfer sip:alice@phone.plivo.com\nthe transfer failed: unhold +14155550100\n",
+				"error: phlo: POST {URL}/v1/phlo/p1/multi_party_call/n1: 500 Internal Server Error"},
+		},
+		"performed, then dropped: abort, then unhold": {
+			faults:  []phlotest.Fault{{Action: "warm_transfer", Drop: true, Apply: true}},
+			actions: []string{"hold", "warm_transfer", "abort_transfer", "unhold"},
+			want:    []string{"the transfer may have started: abort transfer sip:alice@phone.plivo.com\nthe transfer failed: unhold +14155550100\n"},
+		},
+		"abort unknown too: stay on hold": {
+			faults: []phlotest.Fault{{Action: "warm_transfer", Drop: true, Apply: true}, {Action: "abort_transfer", Drop: true}},
+			// The abort is not idempotent: the SDK sends it once.
+			actions: []string{"hold", "warm_transfer", "abort_transfer"},
+			onHold:  true,
+			want:    []string{"the transfer may be in progress and could not be aborted, so +14155550100 stays on hold: check the call"},
+		},
 	}
-	assert.Equal(t, []string{"hold", "warm_transfer", "unhold"}, actions)
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := phlotest.Start(t)
+			srv.AddMember("p1", "n1", "sip:alice@phone.plivo.com", phlo.RoleAgent)
+			srv.AddMember("p1", "n1", "+14155550100", phlo.RoleCustomer)
+			for _, f := range c.faults {
+				srv.Inject(f)
+			}
+			cmd := exec.Command("go", "run", "./transfer")
+			cmd.Env = append(env(), "PLIVO_AUTH_ID="+srv.AuthID, "PLIVO_AUTH_TOKEN="+srv.AuthToken, "PHLO_BASE_URL="+srv.URL,
+				"PHLO_ID=p1", "PHLO_NODE_ID=n1", "PHLO_AGENT=sip:alice@phone.plivo.com", "PHLO_CUSTOMER=+14155550100",
+				"PHLO_TRANSFER_TO=sip:bob@phone.plivo.com")
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "%s", out)
+			for _, w := range c.want {
+				assert.Contains(t, string(out), strings.ReplaceAll(w, "{URL}", srv.URL))
+			}
+			m, ok := srv.Member("p1", "n1", "+14155550100")
+			require.True(t, ok)
+			assert.Equal(t, c.onHold, m.OnHold, "the customer's hold")
+			var actions []string
+			for _, r := range srv.Requests() {
+				actions = append(actions, r.Action)
+			}
+			assert.Equal(t, c.actions, actions)
+			if !c.onHold {
+				alice, _ := srv.Member("p1", "n1", "sip:alice@phone.plivo.com")
+				assert.Empty(t, alice.TransferringTo, "a transfer is still in progress")
+				_, bobIn := srv.Member("p1", "n1", "sip:bob@phone.plivo.com")
+				assert.False(t, bobIn, "the aborted transfer's agent is still in the call")
+			}
+		})
+	}
 }
 
 // TestExamplesNeedIDsWithCredentials: with credentials set, an example acts

@@ -1,8 +1,9 @@
 // Command transfer hands a customer from one agent to another with a warm
 // transfer: the customer waits on hold while the first agent talks to the
 // second, then the first agent completes the transfer and the customer is
-// taken off hold. If the transfer fails, the customer is taken off hold
-// again, so that nobody is left listening to hold music.
+// taken off hold. If the transfer provably did not happen, the customer is
+// taken off hold at once, so that nobody is left listening to hold music; if
+// it may have started, it is aborted first.
 //
 // With PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN set it acts on the call named by
 // PHLO_ID and PHLO_NODE_ID, with the agent PHLO_AGENT, the customer
@@ -80,7 +81,7 @@ func main() {
 
 	resp, err := call.WarmTransfer(ctx, phlo.CallParams{TriggerSource: agent, To: to, Role: phlo.RoleAgent})
 	if err != nil {
-		unhold(ctx, call.Member(customer))
+		compensate(ctx, call, agent, customer, err)
 		show(customer)
 		fail(err)
 	}
@@ -101,6 +102,28 @@ func main() {
 	show(agent)
 	show(customer)
 	show(to)
+}
+
+// compensate undoes the hold after the warm transfer failed with err, in the
+// one safe order. A transfer that did not happen (ErrNotSent, a 4xx reply,
+// bad input) leaves the customer waiting for nothing: unhold them at once.
+// One whose outcome is unknown may be ringing the other agent: abort it
+// first, and unhold only once the runner has cancelled it or said that none
+// is in progress (a 4xx reply); if even that is unknown, the customer stays
+// on hold and the agent is told to check the call.
+func compensate(ctx context.Context, call *phlo.MultiPartyCall, agent, customer string, err error) {
+	if errors.Is(err, phlo.ErrOutcomeUnknown) {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, aerr := call.Member(agent).AbortTransfer(actx)
+		var apiErr *phlo.APIError
+		if aerr != nil && (errors.Is(aerr, phlo.ErrOutcomeUnknown) || !errors.As(aerr, &apiErr)) {
+			fmt.Fprintf(os.Stderr, "the transfer may be in progress and could not be aborted, so %s stays on hold: check the call: %v\n", customer, aerr)
+			return
+		}
+		fmt.Printf("the transfer may have started: abort transfer %s\n", agent)
+	}
+	unhold(ctx, call.Member(customer))
 }
 
 // unhold takes the customer off hold after a transfer failed. It runs even
