@@ -2,24 +2,40 @@ package phlo
 
 import (
 	"encoding/base64"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
 // redactor hides credentials in whatever a server or a proxy sends back,
-// before it reaches an error, a log record or APIError.Body. It looks for
-// every secret in the whole of a text before any of it is cut, so that no
-// cut leaves a piece of one.
+// before it reaches an error, a log record or APIError.Body. Besides each
+// secret whole, it replaces every window of window bytes of each secret
+// form, so that a secret split by white space, a line wrap or a tag, or
+// echoed from an offset or cut short, shows no piece of window bytes or
+// more: where a window matches, the rest of the secret's run is matched by
+// the next one, and at most window-1 bytes are left after the last.
 type redactor struct {
+	// needles are replaced whole only: the auth ID, a proxy setting, a
+	// secret shorter than window.
 	needles []needle
-	// longest is the length in bytes of the longest needle. A text is read,
-	// and folded, at least this far past any point where it is cut, so that
-	// every secret that begins before the cut is whole when it is looked
-	// for.
+	// forms are the secret forms of window bytes or more, each ended by a
+	// NUL: replaced whole and in every window. One string, so that a client
+	// costs little until a server echoes something back.
+	forms string
+	// longest is the length in bytes of the longest needle or form. A text
+	// is read, and folded, at least this far past any point where it is
+	// cut, so that every secret that begins before the cut is whole when it
+	// is looked for.
 	longest int
+	// replacer replaces every needle, form and window, longer ones first,
+	// in one pass; built once, on first use, since the credentials do not
+	// change.
+	once     sync.Once
+	replacer *strings.Replacer
 }
 
 // needle is one form of a secret and what it reads as.
@@ -27,17 +43,25 @@ type needle struct {
 	text, with string
 }
 
-const redacted = "[redacted]"
+const (
+	redacted = "[redacted]"
+	// window is the length of the shortest piece of a secret that is
+	// redacted wherever it shows.
+	window = 8
+	// authIDText is what the auth ID reads as, as it does in paths.
+	authIDText = "{auth_id}"
+)
 
 // newRedactor hides the auth token, the basic auth value in each of the
 // forms a server may echo it (the header value, its base64 padded or not,
-// with JSON-escaped slashes), the same for the user name and password of
-// the proxies the environment names, and shows the auth ID as "{auth_id}",
-// as paths do.
+// with JSON-escaped slashes), the base64 of the token alone, the same for
+// the user name and password of the proxies the environment names, and
+// shows the auth ID as "{auth_id}", as paths do. The auth ID is an
+// identifier, not a secret: only the whole of it is replaced.
 func newRedactor(authID, authToken, basic string) *redactor {
 	r := &redactor{}
-	r.add(authID, "{auth_id}")
-	r.add(authToken, redacted)
+	r.add(authID, authIDText)
+	r.addSecret(authToken)
 	r.addBasic(basic)
 	for _, name := range proxyEnv {
 		r.addProxy(os.Getenv(name))
@@ -58,18 +82,46 @@ func (r *redactor) add(text, with string) {
 	r.longest = max(r.longest, len(text))
 }
 
+// addWindows adds text to be replaced whole and in every window.
+func (r *redactor) addWindows(text string) {
+	if len(text) < window {
+		r.add(text, redacted)
+		return
+	}
+	if !strings.Contains(r.forms, text+"\x00") {
+		r.forms += text + "\x00"
+		r.longest = max(r.longest, len(text))
+	}
+}
+
+// addSecret adds a raw secret and its base64 at each of the three byte
+// alignments it may have inside a longer encoded text: the characters of
+// base64(prefix+secret) that depend on the secret's bytes alone.
+func (r *redactor) addSecret(secret string) {
+	r.addWindows(secret)
+	for k := range 3 {
+		enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x00", k) + secret))
+		bits := 8 * (k + len(secret))
+		from, to := (8*k+5)/6, bits/6 // characters wholly inside the secret's bits
+		if from < to {
+			r.addWindows(enc[from:to])
+		}
+	}
+}
+
 // addBasic adds the forms of a base64 basic auth value.
 func (r *redactor) addBasic(b64 string) {
-	r.add("Basic "+b64, redacted)
-	r.add(b64, redacted)
-	r.add(strings.TrimRight(b64, "="), redacted)
-	r.add(strings.ReplaceAll(b64, "/", `\/`), redacted)
+	r.addWindows("Basic " + b64)
+	r.addWindows(b64)
+	r.addWindows(strings.TrimRight(b64, "="))
+	r.addWindows(strings.ReplaceAll(b64, "/", `\/`))
 }
 
 // addProxy adds the credentials in a proxy setting, parsed as net/http
 // parses it: a value that is not an http, https or socks5 URL is read
 // again with "http://" before it. A value that carries credentials is a
-// secret as a whole too, since net/http quotes one it cannot parse.
+// secret as a whole too, since net/http quotes one it cannot parse; only
+// the whole of it is replaced, since the rest names the proxy's host.
 func (r *redactor) addProxy(value string) {
 	if value == "" {
 		return
@@ -89,73 +141,73 @@ func (r *redactor) addProxy(value string) {
 	r.add(value, redacted)
 	user := u.User.Username()
 	pass, _ := u.User.Password()
-	r.add(u.User.String(), redacted) // as escaped in the URL
-	r.add(user, redacted)
-	r.add(pass, redacted)
+	r.addWindows(u.User.String()) // as escaped in the URL
+	r.addSecret(user)
+	r.addSecret(pass)
 	// The Proxy-Authorization header net/http sends.
 	r.addBasic(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
 }
 
-// contains reports whether s holds any needle.
+// build builds the replacer. What replaces a needle is kept as it is, so
+// that a window never mangles "{auth_id}" or "[redacted]" when a text is
+// redacted again; then longer texts come first, so that a whole secret
+// reads as one "[redacted]".
+func (r *redactor) build() {
+	whole := slices.Clone(r.needles)
+	windows := map[string]bool{}
+	for form := range strings.SplitSeq(strings.TrimSuffix(r.forms, "\x00"), "\x00") {
+		if form == "" {
+			continue
+		}
+		whole = append(whole, needle{form, redacted})
+		for i := 0; i+window <= len(form); i++ {
+			windows[form[i:i+window]] = true
+		}
+	}
+	slices.SortStableFunc(whole, func(a, b needle) int { return len(b.text) - len(a.text) })
+	pairs := []string{authIDText, authIDText, redacted, redacted}
+	for _, n := range whole {
+		if len(n.text) >= window {
+			pairs = append(pairs, n.text, n.with)
+		}
+	}
+	for _, w := range slices.Sorted(maps.Keys(windows)) {
+		pairs = append(pairs, w, redacted)
+	}
+	for _, n := range whole {
+		if len(n.text) < window {
+			pairs = append(pairs, n.text, n.with)
+		}
+	}
+	r.replacer = strings.NewReplacer(pairs...)
+}
+
+// contains reports whether s holds any needle, or any window of a form.
 func (r *redactor) contains(s string) bool {
 	for _, n := range r.needles {
 		if strings.Contains(s, n.text) {
 			return true
 		}
 	}
+	for i := 0; i+window <= len(s) && r.forms != ""; i++ {
+		if strings.Contains(r.forms, s[i:i+window]) {
+			return true
+		}
+	}
 	return false
 }
 
-// redact replaces every needle in s.
+// redact replaces every needle and window in s.
 func (r *redactor) redact(s string) string {
 	return r.redactPrefix(s, len(s))
 }
 
-// span is where a needle was found, and what replaces it.
-type span struct {
-	start, end int
-	with       string
-}
-
-// redactPrefix returns the first n bytes of s with every needle replaced:
-// needles are looked for in the whole of s, so that one that begins before
-// n and ends after it is replaced whole rather than cut. Needles that
-// overlap are replaced as one, so that no piece of either shows.
+// redactPrefix returns the first n bytes of s with every needle and window
+// replaced. A secret that runs past n is cut there: its windows before n
+// are replaced, and at most window-1 bytes of it are left.
 func (r *redactor) redactPrefix(s string, n int) string {
-	var spans []span
-	for _, nd := range r.needles {
-		for from := 0; from < n; {
-			i := strings.Index(s[from:], nd.text)
-			if i < 0 || from+i >= n {
-				break
-			}
-			spans = append(spans, span{from + i, from + i + len(nd.text), nd.with})
-			from += i + 1
-		}
-	}
-	if len(spans) == 0 {
-		return s[:n]
-	}
-	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
-	var b strings.Builder
-	b.Grow(n)
-	pos := 0
-	for i := 0; i < len(spans); {
-		start, end, with := spans[i].start, spans[i].end, spans[i].with
-		for i++; i < len(spans) && spans[i].start < end; i++ {
-			end = max(end, spans[i].end)
-			if spans[i].with == redacted {
-				with = redacted
-			}
-		}
-		b.WriteString(s[pos:start])
-		b.WriteString(with)
-		pos = end
-	}
-	if pos < n {
-		b.WriteString(s[pos:n])
-	}
-	return b.String()
+	r.once.Do(r.build)
+	return r.replacer.Replace(s[:n])
 }
 
 // clean makes a server's words fit for an error or a log record: every
