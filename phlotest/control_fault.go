@@ -79,6 +79,11 @@ func (j faultJSON) fault() (Fault, error) {
 		}
 		f.Header.Set(name, value)
 	}
+	if !f.fails() && f.Delay == 0 {
+		// It would be used up by a request it leaves as it was, and hide
+		// a mistyped field from the test that sent it.
+		return Fault{}, badRequest("status", "a fault must set status, drop, truncate, stall or delay_ms")
+	}
 	return f, nil
 }
 
