@@ -23,6 +23,11 @@ type operation struct {
 	address string
 	// to and triggerSource are the call parameters, sent in the body.
 	to, triggerSource string
+	// masker and path are built on the call's first use of each and kept,
+	// the masker with its replacer, for the rest of the call's attempts,
+	// records and errors.
+	masker *redactor
+	path   string
 }
 
 func (o *operation) name() string {
@@ -35,6 +40,13 @@ func (o *operation) name() string {
 // displayPath is the request path for errors and logs, with the auth ID
 // hidden and, when the client masks addresses, the member's address masked.
 func (c *RestClient) displayPath(r *Request) string {
+	if r.op.path == "" {
+		r.op.path = c.buildPath(r)
+	}
+	return r.op.path
+}
+
+func (c *RestClient) buildPath(r *Request) string {
 	authID := c.creds().authID
 	var b strings.Builder
 	b.WriteString("/v1")
@@ -77,8 +89,12 @@ func maskAddress(s string) string {
 }
 
 // masker finds the request's personal values, as they were sent or
-// escaped in a path, and replaces each with its masked form.
+// escaped in a path, and replaces each with its masked form. It is built
+// once per call: r is the call's own copy.
 func (c *RestClient) masker(r *Request) *redactor {
+	if r.op.masker != nil {
+		return r.op.masker
+	}
 	m := &redactor{}
 	for _, v := range []string{r.op.address, r.op.to, r.op.triggerSource} {
 		if v != "" {
@@ -86,6 +102,7 @@ func (c *RestClient) masker(r *Request) *redactor {
 			m.add(url.PathEscape(v), maskAddress(v))
 		}
 	}
+	r.op.masker = m
 	return m
 }
 

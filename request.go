@@ -443,10 +443,7 @@ func (c *RestClient) newAPIError(status int, data []byte) *APIError {
 	text := string(data)
 	body := r.redactPrefix(text, min(len(text), MaxResponseBytes))
 	e := &APIError{StatusCode: status, Body: []byte(body[:min(len(body), MaxResponseBytes)])}
-	var env struct {
-		APIID string `json:"api_id"`
-		Error string `json:"error"`
-	}
+	var env envelope
 	if json.Unmarshal(data, &env) == nil {
 		e.APIID = r.clean(env.APIID, maxAPIIDText, false)
 		e.Message = r.clean(env.Error, maxErrorText, false)
