@@ -3,7 +3,6 @@ package phlotest
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,18 +196,7 @@ func (s *Server) getState(c *call) (any, error) {
 	s.mu.Lock()
 	st := s.snapshot()
 	s.mu.Unlock()
-	return streamed(func(ctx context.Context, w *bufio.Writer) error {
-		defer release()
-		j := &jsonWriter{w: w}
-		j.raw(`{"phlos":`)
-		list(j, st.Phlos, func(p PhloState) {
-			if ctx.Err() == nil { // the client is gone: write no more
-				j.phlo(p)
-			}
-		})
-		j.raw("}")
-		return cmp.Or(j.err, ctx.Err())
-	}), nil
+	return streamedList(release, `{"phlos":`, st.Phlos, (*jsonWriter).phlo, "}"), nil
 }
 
 func (s *Server) reset(*call) (any, error) {
@@ -240,16 +228,9 @@ func (s *Server) getRequests(c *call) (any, error) {
 		}
 	}
 	s.mu.Unlock()
-	return streamed(func(ctx context.Context, w *bufio.Writer) error {
-		defer release()
-		j := &jsonWriter{w: w}
-		list(j, kept, func(e Request) {
-			if ctx.Err() == nil {
-				j.value(requestJSON{e.Method, e.Path, e.RawQuery, e.Action, string(e.Body), e.Status})
-			}
-		})
-		return cmp.Or(j.err, ctx.Err())
-	}), nil
+	return streamedList(release, "", kept, func(j *jsonWriter, e Request) {
+		j.value(requestJSON{e.Method, e.Path, e.RawQuery, e.Action, string(e.Body), e.Status})
+	}, ""), nil
 }
 
 func (s *Server) deleteRequests(*call) (any, error) {

@@ -2,6 +2,7 @@ package phlotest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -34,6 +35,24 @@ func writeStreamed(w http.ResponseWriter, r *http.Request, write streamed) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if write(r.Context(), bw) == nil {
 		bw.Flush()
+	}
+}
+
+// streamedList is a big reply that writes items as a JSON array, each with
+// write, between begin and end, and then ends the reply's turn with
+// release. Once the client is gone it writes no more items.
+func streamedList[T any](release func(), begin string, items []T, write func(*jsonWriter, T), end string) streamed {
+	return func(ctx context.Context, w *bufio.Writer) error {
+		defer release()
+		j := &jsonWriter{w: w}
+		j.raw(begin)
+		list(j, items, func(item T) {
+			if ctx.Err() == nil {
+				write(j, item)
+			}
+		})
+		j.raw(end)
+		return cmp.Or(j.err, ctx.Err())
 	}
 }
 

@@ -143,12 +143,14 @@ func objectProblem(path string, obj map[string]any, t reflect.Type) string {
 	return ""
 }
 
-// put returns the index of the element of *s that match finds, appending
-// fresh if there is none, and whether it did.
-func put[T any](s *[]T, match func(T) bool, fresh T) (i int, added bool) {
-	if i = slices.IndexFunc(*s, match); i >= 0 {
+// put returns the index of the element of *s whose key is want, appending
+// one with that key if there is none, and whether it did.
+func put[T any](s *[]T, key func(*T) *string, want string) (i int, added bool) {
+	if i = slices.IndexFunc(*s, func(e T) bool { return *key(&e) == want }); i >= 0 {
 		return i, false
 	}
+	var fresh T
+	*key(&fresh) = want
 	*s = append(*s, fresh)
 	return len(*s) - 1, true
 }
@@ -156,7 +158,7 @@ func put[T any](s *[]T, match func(T) bool, fresh T) (i int, added bool) {
 // phlo returns the PHLO with the ID, added for origin if absent, and its
 // path.
 func (st *startState) phlo(id, origin string) (*phlotest.PhloState, string) {
-	i, added := put(&st.Phlos, func(p phlotest.PhloState) bool { return p.PhloID == id }, phlotest.PhloState{PhloID: id})
+	i, added := put(&st.Phlos, func(p *phlotest.PhloState) *string { return &p.PhloID }, id)
 	at := fmt.Sprintf("phlos[%d]", i)
 	if added {
 		st.origins[at] = origin
@@ -168,30 +170,36 @@ func (st *startState) phlo(id, origin string) (*phlotest.PhloState, string) {
 // already there takes the role and comes off hold.
 func (st *startState) addMember(m seedMember) {
 	p, at := st.phlo(m.phloID, m.origin)
-	j, added := put(&p.MultiPartyCalls, func(n phlotest.CallState) bool { return n.NodeID == m.nodeID }, phlotest.CallState{NodeID: m.nodeID})
-	at = fmt.Sprintf("%s.multi_party_calls[%d]", at, j)
-	if added {
-		st.origins[at] = m.origin
-	}
-	n := &p.MultiPartyCalls[j]
-	k, _ := put(&n.Members, func(s phlotest.MemberState) bool { return s.Address == m.address }, phlotest.MemberState{Address: m.address})
-	n.Members[k].Role, n.Members[k].OnHold = m.role, false
-	st.origins[fmt.Sprintf("%s.members[%d]", at, k)] = m.origin
+	s := placeMember(st, m, &p.MultiPartyCalls, at+".multi_party_calls",
+		func(n *phlotest.CallState) (*string, *[]phlotest.MemberState) { return &n.NodeID, &n.Members },
+		func(s *phlotest.MemberState) *string { return &s.Address })
+	s.Role, s.OnHold = m.role, false
 }
 
 // addBridgeMember puts m in its conference bridge, as phlotest's
 // AddBridgeMember does: a member already there is unmuted.
 func (st *startState) addBridgeMember(m seedMember) {
 	p, at := st.phlo(m.phloID, m.origin)
-	j, added := put(&p.ConferenceBridges, func(n phlotest.BridgeState) bool { return n.NodeID == m.nodeID }, phlotest.BridgeState{NodeID: m.nodeID})
-	at = fmt.Sprintf("%s.conference_bridges[%d]", at, j)
+	s := placeMember(st, m, &p.ConferenceBridges, at+".conference_bridges",
+		func(n *phlotest.BridgeState) (*string, *[]phlotest.BridgeMemberState) { return &n.NodeID, &n.Members },
+		func(s *phlotest.BridgeMemberState) *string { return &s.Address })
+	s.Muted = false
+}
+
+// placeMember finds m's node in nodes, a node list of either kind at path
+// at, adding it for m's flag if absent, and in it m's member, which is then
+// m's flag's: it returns the member for the caller to set as its kind wants.
+func placeMember[N, M any](st *startState, m seedMember, nodes *[]N, at string,
+	node func(*N) (*string, *[]M), address func(*M) *string) *M {
+	j, added := put(nodes, func(n *N) *string { id, _ := node(n); return id }, m.nodeID)
+	at = fmt.Sprintf("%s[%d]", at, j)
 	if added {
 		st.origins[at] = m.origin
 	}
-	n := &p.ConferenceBridges[j]
-	k, _ := put(&n.Members, func(s phlotest.BridgeMemberState) bool { return s.Address == m.address }, phlotest.BridgeMemberState{Address: m.address})
-	n.Members[k].Muted = false
+	_, members := node(&(*nodes)[j])
+	k, _ := put(members, address, m.address)
 	st.origins[fmt.Sprintf("%s.members[%d]", at, k)] = m.origin
+	return &(*members)[k]
 }
 
 // source names what made the part of the state at path, a field path as

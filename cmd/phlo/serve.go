@@ -209,9 +209,10 @@ func (in *invocation) startState(s *seeds) (*startState, error) {
 		}
 	}
 	for i, p := range s.phlos {
-		ps, at := st.phlo(p[0], fmt.Sprintf("--phlo %q", in.opt.serve.phlo[i]))
+		origin := fmt.Sprintf("--phlo %q", in.opt.serve.phlo[i])
+		ps, at := st.phlo(p[0], origin)
 		ps.Name = p[1]
-		st.origins[at+".name"] = fmt.Sprintf("--phlo %q", in.opt.serve.phlo[i])
+		st.origins[at+".name"] = origin
 	}
 	for _, m := range s.members {
 		st.addMember(m)
