@@ -114,7 +114,7 @@ func ValidateV2(authToken, uri, nonce, signature string) bool {
 	if !ok {
 		return false
 	}
-	return hmac.Equal([]byte(want), []byte(strings.TrimSpace(signature)))
+	return equal(want, signature)
 }
 
 // SignatureV3 returns the V3 signature Plivo sends for a request with
@@ -142,11 +142,17 @@ func SignatureV2(authToken, uri, nonce string) string {
 func anyEqual(want, candidates string) bool {
 	match := false
 	for c := range strings.SplitSeq(candidates, ",") {
-		if hmac.Equal([]byte(want), []byte(strings.TrimSpace(c))) {
+		if equal(want, c) {
 			match = true
 		}
 	}
 	return match
+}
+
+// equal compares want with one signature, spaces around it ignored, in
+// constant time.
+func equal(want, signature string) bool {
+	return hmac.Equal([]byte(want), []byte(strings.TrimSpace(signature)))
 }
 
 // base returns scheme://host[:port]/path of uri, the path as it was sent.
@@ -159,14 +165,34 @@ func base(uri string) (*url.URL, string, bool) {
 }
 
 func signatureV2(authToken, uri, nonce string) (string, bool) {
+	s, ok := stringToSignV2(uri, nonce)
+	if !ok {
+		return "", false
+	}
+	return sign(authToken, s), true
+}
+
+func signatureV3(authToken, method, uri, nonce string, params url.Values) (string, bool) {
+	s, ok := stringToSignV3(method, uri, nonce, params)
+	if !ok {
+		return "", false
+	}
+	return sign(authToken, s), true
+}
+
+// stringToSignV2 is what a V2 signature is the HMAC of, or false for a uri
+// that is not an absolute http or https URL.
+func stringToSignV2(uri, nonce string) (string, bool) {
 	_, b, ok := base(uri)
 	if !ok {
 		return "", false
 	}
-	return sign(authToken, b+nonce), true
+	return b + nonce, true
 }
 
-func signatureV3(authToken, method, uri, nonce string, params url.Values) (string, bool) {
+// stringToSignV3 is what a V3 signature is the HMAC of, or false for a uri
+// that is not an absolute http or https URL.
+func stringToSignV3(method, uri, nonce string, params url.Values) (string, bool) {
 	u, b, ok := base(uri)
 	if !ok {
 		return "", false
@@ -196,7 +222,7 @@ func signatureV3(authToken, method, uri, nonce string, params url.Values) (strin
 	}
 	s.WriteByte('.')
 	s.WriteString(nonce)
-	return sign(authToken, s.String()), true
+	return s.String(), true
 }
 
 // writeSorted writes v sorted by key, each value of a key sorted in turn,

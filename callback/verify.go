@@ -171,12 +171,26 @@ func (v *Verifier) check(r *http.Request) (*verified, error) {
 }
 
 // matches reports whether sig matches the request for one of the tokens.
-// Every token is tried, so that the time taken does not say which matched.
+// The string to sign is built once, as [ValidateV3] and [ValidateV2] build
+// it, and every token is tried, so that the time taken does not say which
+// matched. The token, nonce and value are never empty here: NewVerifier
+// and readSignature refuse them.
 func (v *Verifier) matches(sig signature, method, uri string, params url.Values) bool {
+	var s string
+	var ok bool
+	compare := anyEqual // a V3 header may list several signatures
+	if sig.version == 2 {
+		s, ok = stringToSignV2(uri, sig.nonce)
+		compare = equal // a V2 header holds one
+	} else {
+		s, ok = stringToSignV3(method, uri, sig.nonce, params)
+	}
+	if !ok {
+		return false
+	}
 	match := false
 	for _, t := range v.tokens {
-		if sig.version == 3 && ValidateV3(t, method, uri, sig.nonce, sig.value, params) ||
-			sig.version == 2 && ValidateV2(t, uri, sig.nonce, sig.value) {
+		if compare(sign(t, s), sig.value) {
 			match = true
 		}
 	}
